@@ -1,0 +1,493 @@
+"""The event file: open, append, count bytes, rotate, fsync.
+
+``EventFile`` owns ``events.jsonl`` in one directory and everything that touches
+it.  Every append runs under a thread lock and an advisory ``flock`` on the
+directory's ``.events.lock``, so several writers (threads, processes) share one
+directory safely: under the lock the file's inode and size are re-read, which
+also notices a rotation done by another writer or by logrotate.
+
+Rotation renames ``events.jsonl`` to ``events_<UTC time>.jsonl``.  The rename
+is a ``link()`` to the new name followed by an ``unlink()`` of the old, because
+``link()`` refuses a name that already exists while ``rename()`` would replace
+it; a crash between the two leaves the same file under both names, which the
+next open repairs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import stat
+import threading
+import weakref
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+from ._report import report
+from ._stats import Counters
+
+CURRENT_NAME: Final = "events.jsonl"
+LOCK_NAME: Final = ".events.lock"
+ROTATED_PATTERN: Final = re.compile(
+    r"^events_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-\d{6}\.jsonl(\.gz)?$"
+)
+_ROTATED_FORMAT: Final = "events_%Y-%m-%d_%H-%M-%S-%f.jsonl"
+_OPEN_FLAGS: Final = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+_LINK_UNSUPPORTED: Final = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
+_TAIL_CHUNK: Final = 64 * 1024
+
+_live_files: weakref.WeakSet[EventFile] = weakref.WeakSet()
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make the directory's entries (created, renamed, removed files) durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class EventFile:
+    """``events.jsonl`` in one directory, with exact byte accounting and rotation.
+
+    Lines are numbered in the order this object writes them; ``sync_through(n)``
+    returns once line ``n`` is durable, sharing one ``fsync`` among all the
+    threads waiting (group commit).
+
+    Args:
+        directory: the directory; it must exist.
+        max_file_size: a line that would take the file past this many bytes goes
+            to a fresh file instead, unless the file is empty.
+        counters: where written, failed, rotations and bytes are counted.
+        file_mode: permission bits of created files (the umask applies).
+        after_rotation: called with the path of each file this object rotated
+            away, under no lock (retention and compression hook in here).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_file_size: int,
+        counters: Counters,
+        file_mode: int = 0o644,
+        after_rotation: Callable[[Path], None] | None = None,
+    ) -> None:
+        self.directory = directory
+        self._after_rotation = after_rotation
+        self._rotated: list[Path] = []
+        self.path = directory / CURRENT_NAME
+        self.max_file_size = max_file_size
+        self._counters = counters
+        self._file_mode = file_mode
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._fd: int | None = None
+        self._lock_fd: int | None = None
+        self._inode: tuple[int, int] | None = None
+        self._size = 0
+        self._closed = False
+        self._fresh_file_needed = False
+        self._written_seq = 0
+        self._durable_seq = 0
+        self._failed_ranges: list[tuple[int, int]] = []
+        self._last_rotated_name = ""
+        self._open_lock_file()
+        with self._lock, self._process_lock():
+            self._repair_interrupted_rotation()
+            if os.path.lexists(self.path):
+                self._open(create=False)
+        _live_files.add(self)
+
+    # -- public face -------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Bytes of ``events.jsonl`` as of this object's last write or open."""
+        return self._size
+
+    @property
+    def written_seq(self) -> int:
+        """Number of the last line written."""
+        return self._written_seq
+
+    def append(self, lines: list[bytes]) -> int:
+        """Write complete lines, rotating where a line would cross the size limit.
+
+        Lines that cannot be written (I/O error, disk full, file closed) are
+        counted as failed and reported; no partial line is left in the file.
+
+        Returns:
+            The number of the last line written, for ``sync_through``; 0 if none was.
+        """
+        with self._lock:
+            if self._closed:
+                self._counters.failed += len(lines)
+                report(
+                    "closed",
+                    "event logged after close() was not written (counted as failed)",
+                )
+                return 0
+            try:
+                with self._process_lock():
+                    self._follow_disk()
+                    seq = self._append_locked(lines)
+            except OSError as error:
+                self._counters.failed += len(lines)
+                self._report_error(error)
+                return 0
+            rotated, self._rotated = self._rotated, []
+        if rotated and self._after_rotation is not None:
+            for path in rotated:
+                self._after_rotation(path)
+        return seq
+
+    def count_failed(self, count: int) -> None:
+        """Count *count* events that never reached ``append`` as failed."""
+        with self._lock:
+            self._counters.failed += count
+
+    def sync_through(self, seq: int) -> bool:
+        """Return once line *seq* is durable (``fsync``); ``False`` if its ``fsync`` failed.
+
+        One caller at a time runs ``fsync`` and it covers every line written
+        before it started, so threads that arrive while it runs are served by
+        the next single ``fsync`` (group commit).  After a failed ``fsync`` the
+        lines it covered are moved from written to failed, never acknowledged
+        by a later ``fsync`` (the page cache may have dropped them), and the
+        writer continues in a fresh file.
+        """
+        if self._durable_seq < seq:
+            with self._sync_lock:
+                if self._durable_seq < seq:
+                    self._sync_now()
+        return not any(low < seq <= high for low, high in self._failed_ranges)
+
+    def close(self) -> None:
+        """Make every written line durable and close the file; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._fd is not None:
+                self._fsync_current_locked()
+                os.close(self._fd)
+                self._fd = None
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+    # -- group commit ------------------------------------------------------
+
+    def _sync_now(self) -> None:
+        with self._lock:
+            if self._fd is None:
+                # Every close of a file is preceded by its fsync.
+                self._durable_seq = max(self._durable_seq, self._written_seq)
+                return
+            fd = os.dup(self._fd)
+            target = self._written_seq
+        try:
+            os.fsync(fd)
+            ok = True
+        except OSError as error:
+            ok = False
+            self._report_error(error)
+        finally:
+            os.close(fd)
+        with self._lock:
+            if ok:
+                self._durable_seq = max(self._durable_seq, target)
+            else:
+                self._fail_unsynced(target)
+
+    def _fsync_current_locked(self) -> None:
+        """fsync the open file under the lock (rotation, close)."""
+        assert self._fd is not None
+        target = self._written_seq
+        try:
+            os.fsync(self._fd)
+        except OSError as error:
+            self._report_error(error)
+            self._fail_unsynced(target)
+        else:
+            self._durable_seq = max(self._durable_seq, target)
+
+    def _fail_unsynced(self, target: int) -> None:
+        """Count lines up to *target* not yet durable as failed (the fsyncgate rule)."""
+        if target <= self._durable_seq:
+            return
+        lost = target - self._durable_seq
+        self._failed_ranges.append((self._durable_seq, target))
+        self._counters.written -= lost
+        self._counters.failed += lost
+        self._durable_seq = target
+        self._fresh_file_needed = True
+
+    # -- under both locks -------------------------------------------------
+
+    def _append_locked(self, lines: list[bytes]) -> int:
+        counters = self._counters
+        seq_before = self._written_seq
+        index, count = 0, len(lines)
+        while index < count:
+            first = lines[index]
+            try:
+                if self._fd is None:
+                    self._open(create=True)
+                elif self._fresh_file_needed or (
+                    self._size > 0 and self._size + len(first) > self.max_file_size
+                ):
+                    self._rotate()
+            except OSError as error:
+                counters.failed += count - index
+                self._report_error(error)
+                break
+            # Gather the lines that fit in this file into one write() call.
+            end, chunk_size = index + 1, len(first)
+            while end < count and self._size + chunk_size + len(lines[end]) <= self.max_file_size:
+                chunk_size += len(lines[end])
+                end += 1
+            chunk = lines[index:end]
+            written_lines = self._write_chunk(chunk, chunk_size)
+            counters.written += written_lines
+            self._written_seq += written_lines
+            if written_lines < len(chunk):
+                counters.failed += count - index - written_lines
+                break
+            index = end
+        return self._written_seq if self._written_seq > seq_before else 0
+
+    def _write_chunk(self, chunk: list[bytes], chunk_size: int) -> int:
+        """Write *chunk* with as many ``write()`` calls as it takes; return the lines written.
+
+        On an error the file is cut back to the end of the last complete line,
+        so a later write never completes a torn line with another record.
+        """
+        assert self._fd is not None
+        data = chunk[0] if len(chunk) == 1 else b"".join(chunk)
+        start, done = self._size, 0
+        error: OSError | None = None
+        while done < chunk_size:
+            try:
+                n = os.write(self._fd, data[done:] if done else data)
+            except OSError as exc:
+                error = exc
+                break
+            if n <= 0:
+                error = OSError(errno.EIO, "write() made no progress")
+                break
+            done += n
+        if error is None:
+            self._size += done
+            self._counters.bytes += done
+            return len(chunk)
+        complete_lines, complete_bytes = 0, 0
+        for line in chunk:
+            if complete_bytes + len(line) > done:
+                break
+            complete_bytes += len(line)
+            complete_lines += 1
+        if complete_bytes < done:
+            try:
+                os.ftruncate(self._fd, start + complete_bytes)
+            except OSError:
+                self._size = -1  # unknown: the next append repairs the tail
+        if self._size >= 0:
+            self._size = start + complete_bytes
+        self._counters.bytes += complete_bytes
+        self._report_error(error)
+        return complete_lines
+
+    def _rotate(self) -> None:
+        """Retire the current file under a fresh name and begin a new ``events.jsonl``."""
+        assert self._fd is not None
+        if not self._fresh_file_needed:
+            self._fsync_current_locked()
+        fd, self._fd = self._fd, None
+        os.close(fd)
+        self._retire_current()
+        self._fresh_file_needed = False
+        self._counters.rotations += 1
+        self._open(create=True)
+
+    def _retire_current(self) -> None:
+        """Move ``events.jsonl`` to a rotated name that does not exist yet."""
+        stamp = datetime.now(UTC)
+        while True:
+            name = stamp.strftime(_ROTATED_FORMAT)
+            if name > self._last_rotated_name:
+                try:
+                    os.link(self.path, self.directory / name, follow_symlinks=False)
+                    break
+                except FileExistsError:
+                    pass
+                except OSError as error:
+                    if error.errno not in _LINK_UNSUPPORTED:
+                        raise
+                    if not os.path.lexists(self.directory / name):
+                        os.rename(self.path, self.directory / name)
+                        self._last_rotated_name = name
+                        self._rotated.append(self.directory / name)
+                        return
+            stamp += timedelta(microseconds=1)
+        self._last_rotated_name = name
+        os.unlink(self.path)
+        self._rotated.append(self.directory / name)
+
+    def _open(self, *, create: bool) -> None:
+        """Open ``events.jsonl`` (creating it if asked), repair a torn tail, read its size."""
+        flags = _OPEN_FLAGS | (os.O_CREAT | os.O_EXCL if create else 0)
+        try:
+            fd = os.open(self.path, flags, self._file_mode)
+            created = create
+        except FileExistsError:
+            fd = os.open(self.path, _OPEN_FLAGS)
+            created = False
+        try:
+            info = _regular_file_status(fd, self.path)
+            self._fd = fd
+            self._inode = (info.st_dev, info.st_ino)
+            self._size = self._repair_tail(fd, info.st_size)
+        except BaseException:
+            os.close(fd)
+            self._fd = None
+            raise
+        if created:
+            fsync_directory(self.directory)
+
+    def _follow_disk(self) -> None:
+        """Catch up with other writers: reopen after a rotation, re-read the size."""
+        if self._fd is None:
+            return
+        try:
+            on_disk = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            on_disk = None
+        if on_disk is None or (on_disk.st_dev, on_disk.st_ino) != self._inode:
+            # Renamed away by another writer or by logrotate: what this object
+            # wrote there must still become durable before it lets go.
+            self._fsync_current_locked()
+            os.close(self._fd)
+            self._fd = None
+            self._open(create=True)
+            return
+        if on_disk.st_size != self._size:
+            self._size = self._repair_tail(self._fd, on_disk.st_size)
+
+    def _repair_tail(self, fd: int, size: int) -> int:
+        """Cut a torn last line (no final newline) back to the last complete line.
+
+        Such a line was never acknowledged: its writer died mid-write.
+        """
+        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+            return size
+        end = size
+        while end > 0:
+            start = max(0, end - _TAIL_CHUNK)
+            block = os.pread(fd, end - start, start)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                end = start + newline + 1
+                break
+            end = start
+        os.ftruncate(fd, end)
+        os.fsync(fd)
+        report(
+            f"torn:{self.path}",
+            f"{self.path}: cut {size - end} bytes of an incomplete last line "
+            "(a write interrupted by a crash, never acknowledged)",
+        )
+        return end
+
+    def _repair_interrupted_rotation(self) -> None:
+        """Drop ``events.jsonl`` if it is also linked under a rotated name (crash mid-rotation)."""
+        try:
+            info = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if info.st_nlink < 2 or not stat.S_ISREG(info.st_mode):
+            return
+        for entry in os.scandir(self.directory):
+            if ROTATED_PATTERN.match(entry.name) and entry.inode() == info.st_ino:
+                os.unlink(self.path)
+                fsync_directory(self.directory)
+                return
+
+    # -- the process lock ------------------------------------------------------
+
+    def _open_lock_file(self) -> None:
+        self._lock_fd = os.open(
+            self.directory / LOCK_NAME,
+            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
+            self._file_mode,
+        )
+
+    def _process_lock(self) -> _FileLock:
+        if self._lock_fd is None:
+            self._open_lock_file()
+        assert self._lock_fd is not None
+        return _FileLock(self._lock_fd)
+
+    def _report_error(self, error: OSError) -> None:
+        report(
+            f"oserror:{error.errno}",
+            f"cannot write {self.path}: {error}; affected events counted as failed, "
+            "writing continues",
+            every=10.0,
+        )
+
+    def _after_fork_in_child(self) -> None:
+        """Fresh locks, and own file descriptors: the parent's are shared with it."""
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        for fd in (self._fd, self._lock_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._lock_fd = None
+        self._durable_seq = self._written_seq  # the parent's lines are the parent's
+        if self._fd is not None:
+            self._fd = None
+            self._inode = None
+            try:
+                with self._process_lock():
+                    self._open(create=False)
+            except OSError:
+                pass  # opened again, created if need be, by the next append
+
+
+def _regular_file_status(fd: int, path: Path) -> os.stat_result:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(errno.EINVAL, f"{path} is not a regular file")
+    return info
+
+
+class _FileLock:
+    """``flock(LOCK_EX)`` for the duration of a ``with`` block."""
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def __enter__(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc_info: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+def _after_fork_in_child() -> None:
+    for event_file in list(_live_files):
+        event_file._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

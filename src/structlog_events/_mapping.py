@@ -1,0 +1,144 @@
+"""From a structlog record to an event's fields: the one place that knows structlog's keys."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from ._event import Event, as_utc, new_event_id, utc_from_ns
+from ._report import report
+from ._verbosity import METHOD_VERBOSITY, VerbosityLevel
+
+#: Keys of a structlog record that become event fields rather than ``data``.
+RESERVED_KEYS: Final = ("event", "simulation_id", "verbosity", "level", "timestamp")
+
+#: ``event_type`` of a record logged without an event name.
+UNNAMED_EVENT: Final = "<unnamed>"
+
+
+class RecordMapper:
+    """Decides a record's verbosity and turns the record into event fields.
+
+    Args:
+        simulation_id: the ``simulation_id`` of records that do not carry one.
+        event_verbosity: level per event type, for records without a
+            ``verbosity`` key; others get their level from the log method.
+    """
+
+    __slots__ = ("_event_verbosity", "_simulation_id")
+
+    def __init__(
+        self,
+        simulation_id: str,
+        event_verbosity: Mapping[str, VerbosityLevel] | None = None,
+    ) -> None:
+        self._simulation_id = simulation_id
+        self._event_verbosity = dict(event_verbosity or {})
+
+    def verbosity_of(self, method_name: str, event_dict: Mapping[str, Any]) -> VerbosityLevel:
+        """Return the record's level: its ``verbosity`` key, else by event type, else by method.
+
+        An unknown ``verbosity`` value is reported once and ignored; it never
+        raises, since this runs inside a log call.
+        """
+        named = event_dict.get("verbosity")
+        if named is not None:
+            if isinstance(named, VerbosityLevel):
+                return named
+            try:
+                return VerbosityLevel.parse(named)
+            except (TypeError, ValueError) as error:
+                report(
+                    f"verbosity:{named!r:.80}",
+                    f"{error}; level taken from the log method",
+                )
+        if self._event_verbosity:
+            level = self._event_verbosity.get(_event_type(event_dict.get("event")))
+            if level is not None:
+                return level
+        return METHOD_VERBOSITY.get(method_name, VerbosityLevel.ACTION)
+
+    def to_record(
+        self,
+        method_name: str,
+        event_dict: Mapping[str, Any],
+        verbosity: VerbosityLevel,
+    ) -> tuple[dict[str, Any], bool]:
+        """Return the event's fields in ``Event`` order, and whether a value needed a fallback.
+
+        Every key but the reserved ones goes into ``data`` unchanged.  A
+        timestamp that cannot be read is kept in ``data["timestamp"]`` and the
+        event is stamped now; a missing event name becomes ``"<unnamed>"``.
+        """
+        data = {key: value for key, value in event_dict.items() if key not in RESERVED_KEYS}
+        fallback = False
+        event_type = _event_type(event_dict.get("event"))
+        if not event_type:
+            event_type, fallback = UNNAMED_EVENT, True
+        simulation_id = event_dict.get("simulation_id", self._simulation_id)
+        if not isinstance(simulation_id, str):
+            simulation_id = str(simulation_id)
+        named = event_dict.get("verbosity")
+        if (
+            named is not None
+            and not isinstance(named, VerbosityLevel)
+            and (not isinstance(named, str) or named.upper() != verbosity.value)
+        ):
+            data["verbosity"] = named
+        level = event_dict.get("level", method_name)
+        now_ns = time.time_ns()
+        stamp = event_dict.get("timestamp")
+        timestamp = utc_from_ns(now_ns) if stamp is None else _timestamp(stamp)
+        if timestamp is None:
+            data["timestamp"] = stamp
+            timestamp, fallback = utc_from_ns(now_ns), True
+        record = {
+            "event_id": new_event_id(now_ns),
+            "timestamp": timestamp,
+            "event_type": event_type,
+            "simulation_id": simulation_id,
+            "verbosity": verbosity.value,
+            "level": level if level is None or isinstance(level, str) else str(level),
+            "data": data,
+        }
+        return record, fallback
+
+
+def record_of_event(event: Event) -> dict[str, Any]:
+    """Return the fields of a ready-made ``Event`` in the form ``encode_record`` takes."""
+    return {
+        "event_id": event.event_id,
+        "timestamp": event.timestamp,
+        "event_type": event.event_type,
+        "simulation_id": event.simulation_id,
+        "verbosity": event.verbosity.value,
+        "level": event.level,
+        "data": event.data,
+    }
+
+
+def _event_type(name: Any) -> str:
+    if name is None:
+        return ""
+    if isinstance(name, str):
+        return name
+    try:
+        return str(name)
+    except Exception:
+        return f"<unprintable {type(name).__qualname__}>"
+
+
+def _timestamp(stamp: Any) -> datetime | None:
+    """Read a structlog timestamp: a datetime, an ISO-8601 string or epoch seconds."""
+    try:
+        if isinstance(stamp, datetime):
+            return as_utc(stamp)
+        if isinstance(stamp, str):
+            return as_utc(datetime.fromisoformat(stamp))
+        if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+            return datetime.fromtimestamp(stamp, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None

@@ -1,0 +1,255 @@
+"""``EventWriter``: the terminal structlog processor, and the public face of a writer."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import threading
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+from structlog import DropEvent
+
+from ._encode import encode_record
+from ._event import Event
+from ._file import CURRENT_NAME, EventFile, fsync_directory
+from ._mapping import RecordMapper, record_of_event
+from ._options import Overflow, WriteMode, parse_choice, positive_int
+from ._report import report
+from ._sinks import QueuedSink, SyncSink
+from ._stats import Counters, WriterStats
+from ._verbosity import VerbosityLevel
+from .typing import Sink
+
+MiB: Final = 1024 * 1024
+
+
+class EventWriter:
+    """Writes structlog records as typed events, one JSON line each, to ``events.jsonl``.
+
+    Put it last in ``structlog.configure(processors=[...])``: each record the
+    writer's verbosity keeps becomes an ``Event`` line in
+    ``output_dir/events.jsonl``; then the writer raises ``structlog.DropEvent``
+    (or, with ``passthrough=True``, returns the record for a renderer after it).
+
+    A log call never raises because of the writer: a value JSON cannot hold is
+    written through a fallback (``stats.fallbacks``), an event that cannot be
+    written is counted (``stats.failed``) and reported once on stderr.
+
+    Args:
+        output_dir: directory of the event files; created if missing.
+        simulation_id: ``simulation_id`` of events whose record has none.
+        verbosity: the most verbose level kept (a ``VerbosityLevel`` or its
+            name in any case).
+        max_queue_size: events the queue holds in ``ASYNC`` mode.
+        max_file_size: bytes at which ``events.jsonl`` is rotated to
+            ``events_<UTC time>.jsonl``; no file grows past it unless a single
+            line is larger.
+        mode: ``WriteMode.ASYNC`` (queued, the default) or ``WriteMode.SYNC``
+            (written and fsynced before the log call returns).
+        event_verbosity: level per event type, for records without a
+            ``verbosity`` key (otherwise the log method decides: debug is
+            DETAIL, info ACTION, warning and above MILESTONE).
+        overflow: ``"drop"`` (default) or ``"block"`` when the queue is full.
+        passthrough: return the record instead of raising ``DropEvent``.
+        file_mode: permission bits of created files, before the umask.
+
+    Raises:
+        ValueError: an option has a value outside its valid range or names,
+            ``output_dir`` is a file, or ``events.jsonl`` is not a regular file
+            (a symbolic link planted there is refused).
+        TypeError: an option has the wrong type.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | os.PathLike[str],
+        simulation_id: str,
+        verbosity: VerbosityLevel | str = VerbosityLevel.ACTION,
+        max_queue_size: int = 10_000,
+        max_file_size: int = 500 * MiB,
+        mode: WriteMode | str = WriteMode.ASYNC,
+        *,
+        event_verbosity: Mapping[str, VerbosityLevel | str] | None = None,
+        overflow: Overflow | str = Overflow.DROP,
+        passthrough: bool = False,
+        file_mode: int = 0o644,
+    ) -> None:
+        if not isinstance(simulation_id, str):
+            raise TypeError(f"simulation_id must be a str, not {type(simulation_id).__name__}")
+        if not isinstance(file_mode, int) or not 0 <= file_mode <= 0o7777:
+            raise ValueError(f"file_mode must be permission bits such as 0o644, not {file_mode!r}")
+        self.output_dir = Path(output_dir)
+        self.simulation_id = simulation_id
+        self.verbosity = VerbosityLevel.parse(verbosity)
+        self.max_queue_size = positive_int(max_queue_size, "max_queue_size")
+        self.max_file_size = positive_int(max_file_size, "max_file_size")
+        self.mode = parse_choice(WriteMode, mode, "mode")
+        self.overflow = parse_choice(Overflow, overflow, "overflow")
+        self.passthrough = passthrough
+        levels = {
+            str(name): VerbosityLevel.parse(level)
+            for name, level in (event_verbosity or {}).items()
+        }
+        self._kept = tuple(level for level in VerbosityLevel if level <= self.verbosity)
+        self._mapper = RecordMapper(simulation_id, levels)
+        self._counters = Counters()
+        self._fallback_lock = threading.Lock()
+        _make_directory(self.output_dir)
+        try:
+            self._file = EventFile(
+                self.output_dir,
+                max_file_size=self.max_file_size,
+                counters=self._counters,
+                file_mode=file_mode,
+            )
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise ValueError(
+                    f"{self.output_dir / CURRENT_NAME} (or .events.lock) is a symbolic "
+                    "link; refusing to write through it: remove it or choose another "
+                    "output_dir"
+                ) from error
+            raise
+        self._sink: Sink = (
+            SyncSink(self._file)
+            if self.mode is WriteMode.SYNC
+            else QueuedSink(
+                self._file,
+                self._counters,
+                max_queue_size=self.max_queue_size,
+                overflow=self.overflow,
+            )
+        )
+        self._closed = False
+
+    # -- the structlog processor ---------------------------------------------
+
+    def __call__(
+        self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        """Write the record as an event if the verbosity keeps it, then drop it.
+
+        Raises:
+            structlog.DropEvent: always, unless ``passthrough=True``; it is how a
+                terminal processor tells structlog that the record is handled.
+        """
+        try:
+            verbosity = self._mapper.verbosity_of(method_name, event_dict)
+            if verbosity in self._kept:
+                record, fallback = self._mapper.to_record(method_name, event_dict, verbosity)
+                self._submit(record, fallback)
+        except Exception as error:
+            self._file.count_failed(1)
+            report(f"map:{type(error).__name__}", f"event not written: {error!r}")
+        if self.passthrough:
+            return event_dict
+        raise DropEvent
+
+    def emit(self, event: Event) -> None:
+        """Write a ready-made event, if the writer's verbosity keeps it.
+
+        Never raises: an argument that is not an ``Event`` is counted as failed.
+        """
+        if not isinstance(event, Event):
+            self._file.count_failed(1)
+            report("emit-type", f"emit() takes an Event, not {type(event).__name__}")
+            return
+        if event.verbosity in self._kept:
+            self._submit(record_of_event(event), False)
+
+    def _submit(self, record: dict[str, Any], fallback: bool) -> None:
+        try:
+            line, encoded_with_fallback = encode_record(record)
+        except Exception as error:
+            self._file.count_failed(1)
+            report(f"encode:{type(error).__name__}", f"event not encodable: {error!r}")
+            return
+        if fallback or encoded_with_fallback:
+            with self._fallback_lock:
+                self._counters.fallbacks += 1
+        self._sink.submit(line)
+
+    # -- state -----------------------------------------------------------------
+
+    @property
+    def current_file(self) -> Path:
+        """``output_dir / "events.jsonl"``, the file being written."""
+        return self._file.path
+
+    @property
+    def current_size(self) -> int:
+        """Bytes of ``current_file`` as of this writer's last write or flush."""
+        return self._file.size
+
+    @property
+    def stats(self) -> WriterStats:
+        """A snapshot of the counters: written, dropped, failed, fallbacks, rotations, bytes."""
+        return self._counters.snapshot()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Return once every event accepted so far is written and fsynced.
+
+        In SYNC mode that already holds when each log call returns.
+
+        Returns:
+            ``False`` if *timeout* seconds passed first, else ``True``.
+        """
+        return self._sink.flush(timeout)
+
+    def close(self, timeout: float | None = 10.0) -> bool:
+        """Write what is queued, fsync and close the file; idempotent.
+
+        Events logged after ``close()`` are counted as failed.
+
+        Returns:
+            ``False`` if *timeout* seconds passed before the queue was written
+            (the writer thread goes on while the process lives), else ``True``.
+        """
+        if self._closed:
+            return True
+        self._closed = True
+        return self._sink.close(timeout)
+
+    async def aclose(self) -> bool:
+        """``close()`` without blocking the running event loop."""
+        return await asyncio.to_thread(self.close)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"EventWriter(output_dir={str(self.output_dir)!r}, "
+            f"simulation_id={self.simulation_id!r}, verbosity={self.verbosity.name}, "
+            f"mode={self.mode.name})"
+        )
+
+
+def _make_directory(directory: Path) -> None:
+    """Create *directory* (and parents), making each new entry durable.
+
+    Raises:
+        ValueError: the path exists and is not a directory.
+    """
+    if directory.exists():
+        if not directory.is_dir():
+            raise ValueError(f"output_dir {str(directory)!r} exists and is not a directory")
+        return
+    missing = [directory, *(p for p in directory.parents if not p.exists())]
+    directory.mkdir(parents=True, exist_ok=True)
+    for created in missing:
+        fsync_directory(created.parent)
