@@ -37,7 +37,7 @@ ROTATED_PATTERN: Final = re.compile(
     r"^events_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-\d{6}\.jsonl(\.gz)?$"
 )
 _ROTATED_FORMAT: Final = "events_%Y-%m-%d_%H-%M-%S-%f.jsonl"
-_OPEN_FLAGS: Final = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+_OPEN_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
 _LINK_UNSUPPORTED: Final = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
 _TAIL_CHUNK: Final = 64 * 1024
 
