@@ -1,0 +1,703 @@
+"""Reading an event directory back: ``read_events`` and ``follow_events``.
+
+Events are read in write order: the rotated files oldest first (their names
+sort by the UTC time of their rotation, compressed ``.jsonl.gz`` files among
+them), then the live ``events.jsonl``.  Lines are split on ``b"\\n"`` only,
+never with ``str.splitlines()``, which would also split on the U+2028 that
+orjson leaves raw inside strings.
+
+Reading goes on safely while writers write, rotate, compress and delete.  The
+live file is read through one open descriptor, so a rotation never loses its
+end; a file rotated away is recognised under its new name by its inode, or,
+once compressed, by its first line (the writer makes every file's first line
+unique, as log shippers expect), so no event is read twice.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import stat
+import threading
+import time
+import zlib
+from collections.abc import Callable, Collection, Generator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+from pydantic import ValidationError
+
+from ._event import Event, as_utc
+from ._file import CURRENT_NAME, ROTATED_PATTERN
+from ._verbosity import VerbosityLevel
+from .exceptions import CorruptEventError
+
+#: Bytes read per call; a longer line is gathered from several reads.
+_CHUNK: Final = 1024 * 1024
+
+#: Problems an ``EventStream`` keeps in ``problems``; the counters go on counting.
+MAX_KEPT_PROBLEMS: Final = 1000
+
+#: What a damaged gzip file raises while it is read.
+_GZIP_ERRORS: Final = (gzip.BadGzipFile, EOFError, zlib.error)
+
+_TORN_REASON: Final = (
+    "incomplete last line (a write in progress, or a writer that stopped mid-write; "
+    "the next writer to open the file cuts it)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LineProblem:
+    """A line that is not a valid event.
+
+    Attributes:
+        path: the file holding the line.
+        line_number: the line's number in that file, counting from 1.
+        reason: what is wrong with it.
+        torn: ``True`` for the unterminated last line of the live file, which
+            is skipped rather than an error: a writer may be writing it, or
+            stopped mid-write (the next writer cuts it).
+    """
+
+    path: Path
+    line_number: int
+    reason: str
+    torn: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedLine:
+    """A valid event line: where it is, its bytes (without the newline), the event."""
+
+    path: Path
+    line_number: int
+    raw: bytes
+    event: Event
+
+
+class CaughtUp:
+    """Marker a scan yields each time it has read the live file to its current end."""
+
+    __slots__ = ()
+
+
+CAUGHT_UP: Final = CaughtUp()
+
+ScanItem = ScannedLine | LineProblem | CaughtUp
+
+
+class EventStream(Iterator[Event]):
+    """The events of a directory, as returned by ``read_events`` and ``follow_events``.
+
+    An iterator of ``Event`` that also counts the lines it skipped.  Stopping
+    early (``break``, ``close()``, leaving a ``with`` block) closes the files
+    it holds open.
+
+    Attributes:
+        torn_lines: unterminated last lines of the live file that were skipped.
+        corrupt_lines: corrupt lines met (skipped with ``strict=False``).
+        problems: the first ``MAX_KEPT_PROBLEMS`` torn or corrupt lines, in order.
+    """
+
+    def __init__(
+        self,
+        items: Generator[ScanItem, None, None],
+        keep: Callable[[Event], bool],
+        *,
+        strict: bool,
+    ) -> None:
+        self._items = items
+        self._keep = keep
+        self._strict = strict
+        self.torn_lines = 0
+        self.corrupt_lines = 0
+        self.problems: list[LineProblem] = []
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> Event:
+        """Return the next event the filters keep.
+
+        Raises:
+            CorruptEventError: a corrupt line, with ``strict=True``.
+            StopIteration: no more events (``read_events``), or the follow was stopped.
+        """
+        keep = self._keep
+        for item in self._items:
+            if isinstance(item, ScannedLine):
+                if keep(item.event):
+                    return item.event
+            elif isinstance(item, LineProblem):
+                self._count(item)
+                if self._strict and not item.torn:
+                    raise CorruptEventError(item.path, item.line_number, item.reason)
+        raise StopIteration
+
+    def _count(self, problem: LineProblem) -> None:
+        if problem.torn:
+            self.torn_lines += 1
+        else:
+            self.corrupt_lines += 1
+        if len(self.problems) < MAX_KEPT_PROBLEMS:
+            self.problems.append(problem)
+
+    def close(self) -> None:
+        """Stop reading and close the open files; idempotent."""
+        self._items.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def read_events(
+    output_dir: str | os.PathLike[str],
+    *,
+    event_types: Collection[str] | None = None,
+    verbosity: VerbosityLevel | str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    simulation_id: str | None = None,
+    strict: bool = True,
+) -> EventStream:
+    """Return every event of *output_dir* in write order, each validated as ``Event``.
+
+    Rotated files come first, oldest first, ``.jsonl.gz`` ones read
+    transparently, then ``events.jsonl``.  Every event written before the
+    call is read; events written while reading may be too.  Files of other
+    names (the ``.events.lock`` lock file, temporary files) are ignored.
+
+    The unterminated last line of ``events.jsonl`` is skipped and counted in
+    ``torn_lines``, never an error.  Any other line that is not a valid event
+    raises ``CorruptEventError`` naming its file and line, or with
+    ``strict=False`` is skipped and counted in ``corrupt_lines``.
+
+    Args:
+        output_dir: the writer's directory.
+        event_types: keep only events of these types.
+        verbosity: keep only events at this level or less verbose, as a writer
+            at that level would (a ``VerbosityLevel`` or its name in any case).
+        since: keep only events at or after this time (a naive datetime is
+            local time, as Python takes it).
+        until: keep only events before this time.
+        simulation_id: keep only events of this simulation.
+        strict: raise on a corrupt line (``True``) or skip it (``False``).
+
+    Raises:
+        FileNotFoundError: *output_dir* does not exist.
+        NotADirectoryError: *output_dir* is not a directory.
+        TypeError, ValueError: a filter has the wrong type or value; raised by
+            this call, before any reading.
+    """
+    directory = Path(output_dir)
+    if not directory.is_dir():
+        if directory.exists():
+            raise NotADirectoryError(f"{str(directory)!r} is not a directory of event files")
+        raise FileNotFoundError(f"no event directory {str(directory)!r}")
+    keep = event_filter(
+        event_types=event_types,
+        verbosity=verbosity,
+        since=since,
+        until=until,
+        simulation_id=simulation_id,
+    )
+    return EventStream(scan(directory, follow=False), keep, strict=strict)
+
+
+def follow_events(
+    output_dir: str | os.PathLike[str],
+    *,
+    event_types: Collection[str] | None = None,
+    verbosity: VerbosityLevel | str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    simulation_id: str | None = None,
+    strict: bool = True,
+    from_start: bool = True,
+    stop: threading.Event | None = None,
+    poll_interval: float = 0.25,
+) -> EventStream:
+    """Yield the events of *output_dir* as they are written, across rotations, like ``tail -F``.
+
+    Each event is yielded once, in write order, including those in files
+    rotated (and compressed) between two looks at the directory.  An
+    unterminated last line is waited for until its newline arrives.  The
+    directory and ``events.jsonl`` may appear later.
+
+    Following ends in one of two ways: *stop* is set, and the iterator ends
+    after yielding every event complete on disk when it saw *stop* (so a writer
+    closed before *stop* is set has all its events read); or the consumer stops
+    iterating (``break``, ``close()``), which closes the open files.  Without
+    *stop* it runs until then.
+
+    Args:
+        output_dir: the writer's directory.
+        event_types, verbosity, since, until, simulation_id, strict: as for
+            ``read_events``.
+        from_start: begin with the events already in the directory (``True``)
+            or only with those written from now on (``False``).
+        stop: set it (from any thread) to end the iteration.
+        poll_interval: seconds between looks at the directory when there is
+            nothing new; *stop* is noticed within one interval.
+
+    Raises:
+        TypeError, ValueError: a filter has the wrong type or value, or
+            *poll_interval* is not positive; raised by this call.
+    """
+    if not isinstance(poll_interval, int | float) or not poll_interval > 0:
+        raise ValueError(
+            f"poll_interval must be a positive number of seconds, not {poll_interval!r}"
+        )
+    keep = event_filter(
+        event_types=event_types,
+        verbosity=verbosity,
+        since=since,
+        until=until,
+        simulation_id=simulation_id,
+    )
+    items = scan(
+        Path(output_dir),
+        follow=True,
+        from_start=from_start,
+        stop=stop,
+        poll_interval=poll_interval,
+    )
+    return EventStream(items, keep, strict=strict)
+
+
+def event_filter(
+    *,
+    event_types: Collection[str] | None = None,
+    verbosity: VerbosityLevel | str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    simulation_id: str | None = None,
+) -> Callable[[Event], bool]:
+    """Return a predicate that keeps the events matching every given filter.
+
+    Raises:
+        TypeError: *event_types* is a single string (pass a list), or *since*
+            or *until* is not a datetime.
+        ValueError: *verbosity* names no level.
+    """
+    checks: list[Callable[[Event], bool]] = []
+    if event_types is not None:
+        if isinstance(event_types, str):
+            raise TypeError(
+                f"event_types takes a collection of event types, e.g. [{event_types!r}], "
+                "not a single string"
+            )
+        wanted = frozenset(event_types)
+        checks.append(lambda event: event.event_type in wanted)
+    if verbosity is not None:
+        kept = frozenset(
+            level for level in VerbosityLevel if level <= VerbosityLevel.parse(verbosity)
+        )
+        checks.append(lambda event: event.verbosity in kept)
+    if since is not None:
+        start = _utc_bound(since, "since")
+        checks.append(lambda event: event.timestamp >= start)
+    if until is not None:
+        end = _utc_bound(until, "until")
+        checks.append(lambda event: event.timestamp < end)
+    if simulation_id is not None:
+        checks.append(lambda event: event.simulation_id == simulation_id)
+    if not checks:
+        return lambda event: True
+    if len(checks) == 1:
+        return checks[0]
+    return lambda event: all(check(event) for check in checks)
+
+
+def _utc_bound(value: datetime, option: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{option} must be a datetime, not {type(value).__name__}")
+    return as_utc(value)
+
+
+# -- the files of a directory ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RotatedFile:
+    """A rotated file, plain or compressed or (while being compressed) both.
+
+    Attributes:
+        key: the plain name, ``events_<UTC time>.jsonl``; keys sort by rotation time.
+        plain: the ``.jsonl`` path, if present when listed.
+        compressed: the ``.jsonl.gz`` path, if present when listed.
+        inode: inode number of the plain file, 0 if there is none.
+    """
+
+    key: str
+    plain: Path | None
+    compressed: Path | None
+    inode: int
+
+
+def rotated_files(directory: Path) -> list[RotatedFile]:
+    """Return the rotated files of *directory*, oldest first; none if it does not exist."""
+    plain: dict[str, tuple[Path, int]] = {}
+    compressed: dict[str, Path] = {}
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    for entry in entries:
+        if not ROTATED_PATTERN.match(entry.name):
+            continue
+        if entry.name.endswith(".gz"):
+            compressed[entry.name[:-3]] = Path(entry.path)
+        else:
+            plain[entry.name] = (Path(entry.path), entry.inode())
+    return [
+        RotatedFile(
+            key=key,
+            plain=plain[key][0] if key in plain else None,
+            compressed=compressed.get(key),
+            inode=plain[key][1] if key in plain else 0,
+        )
+        for key in sorted(plain.keys() | compressed.keys())
+    ]
+
+
+def event_files(directory: Path) -> list[Path]:
+    """Return the event files of *directory* in write order, one path per rotated file.
+
+    A rotated file present both plain and compressed (compression under way)
+    is listed once, plain.
+    """
+    files = [file.plain or file.compressed for file in rotated_files(directory)]
+    current = directory / CURRENT_NAME
+    if current.is_file():
+        files.append(current)
+    return [path for path in files if path is not None]
+
+
+def _open_rotated(file: RotatedFile) -> tuple[Path, io.BufferedIOBase] | None:
+    """Open the plain file, else the compressed one; ``None`` if both are gone (deleted)."""
+    if file.plain is not None:
+        try:
+            return file.plain, open(file.plain, "rb")
+        except FileNotFoundError:
+            pass  # compressed, then deleted, since it was listed
+    if file.compressed is not None:
+        try:
+            return file.compressed, gzip.open(file.compressed, "rb")
+        except FileNotFoundError:
+            pass  # deleted by retention since it was listed
+    return None
+
+
+def _split_lines(read: Callable[[], bytes]) -> Iterator[tuple[bytes, bool]]:
+    """Yield ``(line, terminated)`` for each line of what *read* returns, until it returns b"".
+
+    Lines are split on ``b"\\n"`` only.  The last pair is unterminated when the
+    data does not end in a newline.
+    """
+    parts: list[bytes] = []
+    while True:
+        data = read()
+        if not data:
+            if parts:
+                yield b"".join(parts), False
+            return
+        end = data.rfind(b"\n")
+        if end < 0:
+            parts.append(data)
+            continue
+        if parts:
+            parts.append(data[:end])
+            block = b"".join(parts)
+        else:
+            block = data[:end]
+        for line in block.split(b"\n"):
+            yield line, True
+        parts = [data[end + 1 :]] if end + 1 < len(data) else []
+
+
+def parse_line(path: Path, line_number: int, raw: bytes) -> ScannedLine | LineProblem:
+    """Validate one line (without its newline) as an ``Event``."""
+    try:
+        return ScannedLine(path, line_number, raw, Event.model_validate_json(raw))
+    except ValidationError as error:
+        return LineProblem(path, line_number, describe_invalid(raw, error))
+
+
+def describe_invalid(raw: bytes, error: ValidationError) -> str:
+    """One line saying why *raw* is not an ``Event``."""
+    if not raw.strip():
+        return "empty line"
+    details = error.errors(include_url=False)
+    if details and details[0]["type"] == "json_invalid":
+        return f"not valid JSON ({details[0]['msg'].removeprefix('Invalid JSON: ')})"
+    shown = "; ".join(
+        f"{'.'.join(str(part) for part in detail['loc']) or 'line'}: {detail['msg']}"
+        for detail in details[:3]
+    )
+    more = f" (and {len(details) - 3} more)" if len(details) > 3 else ""
+    return f"not a valid Event: {shown}{more}"
+
+
+# -- scanning -------------------------------------------------------------------
+
+
+class _LiveFile:
+    """``events.jsonl`` as the scan holds it open: where it is, what was read of it."""
+
+    __slots__ = ("_first_line", "fd", "inode", "line_number", "offset", "path")
+
+    def __init__(self, fd: int, inode: int, path: Path) -> None:
+        self.fd = fd
+        self.inode = inode
+        self.path = path
+        #: End of the last complete line read; reading resumes here, so a torn
+        #: tail cut by the next writer and replaced by new lines reads right.
+        self.offset = 0
+        self.line_number = 0
+        self._first_line: bytes | None = None
+
+    def first_line(self) -> bytes | None:
+        """The file's first complete line, or ``None`` while it has none."""
+        if self._first_line is None:
+            for line, terminated in _split_lines(_reader_at(self.fd, 0)):
+                if terminated:
+                    self._first_line = line
+                break
+        return self._first_line
+
+    def remember_first_line(self, line: bytes) -> None:
+        if self._first_line is None:
+            self._first_line = line
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class _Scan:
+    """One reading of a directory: what was read so far, and the live file held open.
+
+    ``passes()`` reads what is new each time it looks: rotated files not read
+    yet, oldest first, then the live file up to its last complete line.
+    """
+
+    def __init__(self, directory: Path, *, from_start: bool) -> None:
+        self.directory = directory
+        self.current = directory / CURRENT_NAME
+        self._live: _LiveFile | None = None
+        #: Key of the newest rotated file already read (or skipped).
+        self._done_key = ""
+        self._skip_existing = not from_start
+        self.live_closed = False
+
+    def look(self, *, final: bool) -> Iterator[ScanItem]:
+        """Read what is new; with *final*, report an unterminated live tail as torn."""
+        self.live_closed = False
+        if self._live is None:
+            self._live = self._open_live()
+        live = self._live
+        # Look at events.jsonl before listing: a rotation seen here has already
+        # linked the rotated name, so the listing below contains it.
+        rotated_away = live is not None and _inode_of(self.current) != live.inode
+        skip = self._skip_existing
+        self._skip_existing = False
+        for file in rotated_files(self.directory):
+            if file.key <= self._done_key:
+                continue
+            yield from self._read_rotated(file, skip=skip)
+            self._done_key = file.key
+        if self._live is not None:
+            if rotated_away:
+                # Rotated away, and its rotated name already deleted or compressed
+                # out of sight: what the descriptor still reads is all there is.
+                yield from self._close_live(self._live.path)
+            else:
+                yield from self._read_live(final=final)
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.close()
+            self._live = None
+
+    def _open_live(self) -> _LiveFile | None:
+        try:
+            fd = os.open(self.current, os.O_RDONLY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or (
+                info.st_nlink > 1
+                and any(file.inode == info.st_ino for file in rotated_files(self.directory))
+            ):
+                # Also under a rotated name: a rotation is between its link() and
+                # its unlink() (or crashed there).  Its lines are read under the
+                # rotated name; read here too, they would be read twice.
+                os.close(fd)
+                return None
+            live = _LiveFile(fd, info.st_ino, self.current)
+            if self._skip_existing:
+                live.offset, live.line_number = _complete_part(fd, info.st_size)
+        except BaseException:
+            os.close(fd)
+            raise
+        return live
+
+    def _read_rotated(self, file: RotatedFile, *, skip: bool) -> Iterator[ScanItem]:
+        live = self._live
+        if live is not None and file.inode == live.inode:
+            yield from self._close_live(file.plain or live.path)
+            return
+        opened = _open_rotated(file)
+        if opened is None:
+            return
+        path, stream = opened
+        number = 0
+        with stream:
+            try:
+                lines = _split_lines(lambda: stream.read(_CHUNK))
+                first = next(lines, None)
+                if first is None:
+                    return
+                if live is not None and first[1] and first[0] == live.first_line():
+                    # The live file, compressed since it was rotated: read the
+                    # rest through the descriptor, which knows what was read.
+                    yield from self._close_live(path)
+                    return
+                if skip:
+                    return
+                for line, terminated in _chain_first(first, lines):
+                    number += 1
+                    if terminated:
+                        yield parse_line(path, number, line)
+                    else:
+                        yield LineProblem(path, number, "unterminated last line of a rotated file")
+            except _GZIP_ERRORS as error:
+                yield LineProblem(path, number + 1, f"compressed data is damaged ({error})")
+
+    def _read_live(self, *, final: bool) -> Iterator[ScanItem]:
+        """Read the live file's new complete lines; with *final*, report a torn tail."""
+        live = self._live
+        assert live is not None
+        if live.offset > os.fstat(live.fd).st_size:
+            # Cut shorter than what was read: not something a writer does (it
+            # only cuts a torn tail, never complete lines), so start over.
+            live.offset = live.line_number = 0
+        for line, terminated in _split_lines(_reader_at(live.fd, live.offset)):
+            if not terminated:
+                if final:
+                    yield LineProblem(live.path, live.line_number + 1, _TORN_REASON, torn=True)
+                return
+            live.offset += len(line) + 1
+            live.line_number += 1
+            if live.line_number == 1:
+                live.remember_first_line(line)
+            yield parse_line(live.path, live.line_number, line)
+
+    def _close_live(self, path: Path) -> Iterator[ScanItem]:
+        """Read the rest of the rotated-away live file, known now as *path*, and close it."""
+        live = self._live
+        assert live is not None
+        live.path = path
+        try:
+            yield from self._read_live(final=False)
+            # Nothing is ever written to a file after its rotation.
+            tail_position = live.offset
+            if os.fstat(live.fd).st_size > tail_position:
+                yield LineProblem(
+                    path, live.line_number + 1, "unterminated last line of a rotated file"
+                )
+        finally:
+            self._live = None
+            self.live_closed = True
+            live.close()
+
+
+def _reader_at(fd: int, position: int) -> Callable[[], bytes]:
+    """Return a function reading *fd* chunk by chunk from *position*, with ``pread``."""
+
+    def read() -> bytes:
+        nonlocal position
+        data = os.pread(fd, _CHUNK, position)
+        position += len(data)
+        return data
+
+    return read
+
+
+def _chain_first(
+    first: tuple[bytes, bool], rest: Iterator[tuple[bytes, bool]]
+) -> Iterator[tuple[bytes, bool]]:
+    yield first
+    yield from rest
+
+
+def _inode_of(path: Path) -> int:
+    try:
+        return os.stat(path).st_ino
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+
+
+def _complete_part(fd: int, size: int) -> tuple[int, int]:
+    """Return the end of the last complete line of the file and how many lines precede it."""
+    end, lines, position = 0, 0, 0
+    while position < size:
+        data = os.pread(fd, min(_CHUNK, size - position), position)
+        if not data:
+            break
+        newline = data.rfind(b"\n")
+        if newline >= 0:
+            end = position + newline + 1
+            lines += data.count(b"\n")
+        position += len(data)
+    return end, lines
+
+
+def scan(
+    directory: Path,
+    *,
+    follow: bool,
+    from_start: bool = True,
+    stop: threading.Event | None = None,
+    poll_interval: float = 0.25,
+) -> Generator[ScanItem, None, None]:
+    """Yield every line of *directory* in write order, then, with *follow*, new ones.
+
+    After each look that read the live file to its end, ``CAUGHT_UP`` is
+    yielded.  Without *follow* the scan ends there; with it, it ends at the
+    first such point after *stop* is set.  Closing the iterator closes the files.
+    """
+    reading = _Scan(directory, from_start=from_start)
+    try:
+        while True:
+            final = not follow or (stop is not None and stop.is_set())
+            progressed = False
+            for item in reading.look(final=final):
+                progressed = True
+                yield item
+            if reading.live_closed:
+                continue  # a newer live file is waiting: look again at once
+            yield CAUGHT_UP
+            if final:
+                return
+            if not progressed:
+                if stop is None:
+                    time.sleep(poll_interval)
+                else:
+                    stop.wait(poll_interval)
+    finally:
+        reading.close()
