@@ -120,8 +120,9 @@ class QueuedSink:
             self._wakeup.set()
 
     def flush(self, timeout: float | None = None) -> bool:
-        if self._thread is None:
-            return True
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return True  # nothing was queued, or close() has written it all
         marker = _Flush()
         self._put_marker(marker)
         return marker.done.wait(timeout)
