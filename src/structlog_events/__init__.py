@@ -9,16 +9,26 @@ from __future__ import annotations
 
 from ._event import Event, new_event_id
 from ._options import Overflow, WriteMode
+from ._reader import EventStream, LineProblem, follow_events, read_events
 from ._stats import WriterStats
+from ._stdlib import EventHandler, bridge_stdlib_logging
 from ._verbosity import VerbosityLevel
 from ._writer import EventWriter
+from .exceptions import CorruptEventError
 
 __all__ = [
+    "CorruptEventError",
     "Event",
+    "EventHandler",
+    "EventStream",
     "EventWriter",
+    "LineProblem",
     "Overflow",
     "VerbosityLevel",
     "WriteMode",
     "WriterStats",
+    "bridge_stdlib_logging",
+    "follow_events",
     "new_event_id",
+    "read_events",
 ]
