@@ -11,8 +11,9 @@ class VerbosityLevel(StrEnum):
 
     A writer at level ``V`` keeps the events whose level is at or below ``V``:
     a writer at ``ACTION`` keeps MILESTONE, DECISION and ACTION events and drops
-    STATE and DETAIL ones.  Levels compare by that order, so
-    ``VerbosityLevel.MILESTONE < VerbosityLevel.DETAIL``.
+    STATE and DETAIL ones.  Levels compare by that order, with each other and
+    with level names in any case (``VerbosityLevel.MILESTONE < "detail"``);
+    comparing with anything else is a ``TypeError``.
     """
 
     MILESTONE = "MILESTONE"
@@ -27,24 +28,16 @@ class VerbosityLevel(StrEnum):
         return _RANK[self]
 
     def __lt__(self, other: object) -> bool:
-        if not isinstance(other, VerbosityLevel):
-            return NotImplemented
-        return _RANK[self] < _RANK[other]
+        return _RANK[self] < _rank_of(other)
 
     def __le__(self, other: object) -> bool:
-        if not isinstance(other, VerbosityLevel):
-            return NotImplemented
-        return _RANK[self] <= _RANK[other]
+        return _RANK[self] <= _rank_of(other)
 
     def __gt__(self, other: object) -> bool:
-        if not isinstance(other, VerbosityLevel):
-            return NotImplemented
-        return _RANK[self] > _RANK[other]
+        return _RANK[self] > _rank_of(other)
 
     def __ge__(self, other: object) -> bool:
-        if not isinstance(other, VerbosityLevel):
-            return NotImplemented
-        return _RANK[self] >= _RANK[other]
+        return _RANK[self] >= _rank_of(other)
 
     @classmethod
     def parse(cls, value: VerbosityLevel | str) -> VerbosityLevel:
@@ -70,6 +63,19 @@ class VerbosityLevel(StrEnum):
 _RANK: Final[dict[VerbosityLevel, int]] = {level: rank for rank, level in enumerate(VerbosityLevel)}
 _BY_NAME: Final[dict[str, VerbosityLevel]] = {level.value: level for level in VerbosityLevel}
 _NAMES: Final[str] = ", ".join(level.value for level in VerbosityLevel)
+
+
+def _rank_of(other: object) -> int:
+    """Rank of a level or level name, for comparisons; a str compares by level, never
+    alphabetically (``VerbosityLevel`` is a ``str``, so Python would otherwise
+    fall back to comparing the names)."""
+    try:
+        return _RANK[VerbosityLevel.parse(other)]  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"a VerbosityLevel compares only with levels or level names ({_NAMES}), not {other!r}"
+        ) from None
+
 
 #: Level of a record that names none, by the structlog method that logged it.
 METHOD_VERBOSITY: Final[dict[str, VerbosityLevel]] = {

@@ -1,0 +1,108 @@
+"""A small multi-agent market simulation that logs through structlog into events.
+
+Three traders bid for a good over a few turns.  The simulation only knows
+structlog: ``EventWriter``, last in the processor chain, turns each log call its
+verbosity keeps into an ``Event`` line in ``runs/<simulation id>/events.jsonl``.
+At the end the script reads the files back and prints what was written.
+
+Run it with ``uv run examples/simulation.py`` (``--help`` for options).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from collections import Counter
+from pathlib import Path
+
+import structlog
+
+from structlog_events import Event, EventWriter, VerbosityLevel, WriteMode
+
+
+def run_market(turns: int, seed: int) -> None:
+    """Play *turns* rounds of a sealed-bid market between three traders."""
+    rng = random.Random(seed)
+    log = structlog.get_logger()
+    cash = {"alice": 100.0, "bob": 100.0, "carol": 100.0}
+    price = 10.0
+    log.info("simulation_starting", agents=len(cash), turns=turns, seed=seed)
+    for turn in range(1, turns + 1):
+        structlog.contextvars.bind_contextvars(turn=turn)
+        bids = {}
+        for agent, money in cash.items():
+            bid = round(price * rng.uniform(0.8, 1.25), 2)
+            log.debug("price_computed", agent=agent, value=bid)  # DETAIL
+            if bid <= money:
+                bids[agent] = bid
+                log.info("bid_placed", agent=agent, bid=bid)  # ACTION
+            else:
+                log.info("bid_skipped", agent=agent, cash=money, verbosity="DECISION")
+        if bids:
+            winner = max(bids, key=lambda name: bids[name])
+            cash[winner] -= bids[winner]
+            price = bids[winner]
+            log.info("trade_cleared", winner=winner, price=price, verbosity="DECISION")
+        log.info("market_state", cash=dict(cash), verbosity="STATE")
+        log.info("turn_completed", turn_number=turn, verbosity="MILESTONE")
+    structlog.contextvars.clear_contextvars()
+    log.info("simulation_finished", final_cash=cash, verbosity="MILESTONE")
+
+
+def summarize(output_dir: Path) -> str:
+    """Describe the event files in *output_dir*: files, bytes, events by type."""
+    files = sorted(output_dir.glob("events*.jsonl"))
+    events = [
+        Event.model_validate_json(line)
+        for path in files
+        for line in path.read_bytes().split(b"\n")
+        if line
+    ]
+    by_type = Counter(event.event_type for event in events)
+    by_level = Counter(event.verbosity.value for event in events)
+    lines = [
+        f"{len(events)} events in {len(files)} file(s), "
+        f"{sum(p.stat().st_size for p in files)} bytes, under {output_dir}/",
+        "by type:      " + ", ".join(f"{k}={v}" for k, v in sorted(by_type.items())),
+        "by verbosity: " + ", ".join(f"{k}={v}" for k, v in sorted(by_level.items())),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--simulation-id", default="sim-42")
+    parser.add_argument("--output-root", type=Path, default=Path("runs"))
+    parser.add_argument("--turns", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--verbosity",
+        default="ACTION",
+        choices=[level.value for level in VerbosityLevel],
+        help="most verbose level kept (default ACTION: drops STATE and DETAIL)",
+    )
+    parser.add_argument("--mode", default="sync", choices=[mode.value for mode in WriteMode])
+    args = parser.parse_args()
+
+    output_dir = args.output_root / args.simulation_id
+    writer = EventWriter(
+        output_dir=output_dir,
+        simulation_id=args.simulation_id,
+        verbosity=args.verbosity,
+        mode=args.mode,
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            writer,
+        ]
+    )
+    with writer:
+        run_market(args.turns, args.seed)
+    print(summarize(output_dir))
+    print(f"writer stats: {writer.stats}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Reading an event directory back, and checking it whole in one assertion."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from structlog_events import Event
+
+_ROTATED = re.compile(r"^events_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-\d{6}\.jsonl$")
+
+
+def event_files(directory: Path) -> list[Path]:
+    """Rotated files oldest first, then ``events.jsonl``: the order events were written."""
+    rotated = sorted(p for p in directory.iterdir() if _ROTATED.match(p.name))
+    current = directory / "events.jsonl"
+    return [*rotated, *([current] if current.exists() else [])]
+
+
+def raw_lines(directory: Path) -> list[bytes]:
+    """Every line of every event file, in write order, newline included."""
+    lines: list[bytes] = []
+    for path in event_files(directory):
+        content = path.read_bytes()
+        assert content == b"" or content.endswith(b"\n"), f"{path} ends in a torn line"
+        lines.extend(line + b"\n" for line in content.split(b"\n")[:-1])
+    return lines
+
+
+def read_events(directory: Path) -> list[Event]:
+    """Every event of the directory, in write order, each validated as ``Event``."""
+    return [Event.model_validate_json(line) for line in raw_lines(directory)]
+
+
+@dataclass(frozen=True)
+class DirectoryReport:
+    """What ``check_dir`` found: the events, the files and their sizes."""
+
+    events: list[Event]
+    files: list[Path]
+    sizes: list[int]
+
+
+def check_dir(
+    directory: Path,
+    *,
+    max_file_size: int | None = None,
+    expected_count: int | None = None,
+) -> DirectoryReport:
+    """Assert the directory's whole state at once, and return what is in it.
+
+    Every line is one complete, strictly valid JSON object that validates as an
+    ``Event``; event ids are unique; no file exceeds *max_file_size* unless it
+    holds a single line that alone is larger; no empty rotated file; and there
+    are *expected_count* events if given.
+    """
+    files = event_files(directory)
+    problems: list[str] = []
+    events: list[Event] = []
+    sizes: list[int] = []
+    for path in files:
+        content = path.read_bytes()
+        sizes.append(len(content))
+        if content and not content.endswith(b"\n"):
+            problems.append(f"{path.name}: torn last line")
+        lines = content.split(b"\n")[:-1]
+        if path.name != "events.jsonl" and not lines:
+            problems.append(f"{path.name}: empty rotated file")
+        if max_file_size is not None and len(content) > max_file_size and len(lines) > 1:
+            problems.append(f"{path.name}: {len(content)} bytes > {max_file_size}")
+        for number, line in enumerate(lines, 1):
+            try:
+                orjson.loads(line)
+                events.append(Event.model_validate_json(line))
+            except ValueError as error:
+                problems.append(f"{path.name}:{number}: {error}")
+    ids = [event.event_id for event in events]
+    if len(set(ids)) != len(ids):
+        problems.append(f"{len(ids) - len(set(ids))} duplicated event ids")
+    if expected_count is not None and len(events) != expected_count:
+        problems.append(f"{len(events)} events, expected {expected_count}")
+    assert not problems, "\n".join(problems)
+    return DirectoryReport(events=events, files=files, sizes=sizes)

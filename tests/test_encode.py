@@ -1,0 +1,126 @@
+"""encode_record: the fast path equals pydantic's output; fallbacks never fail."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
+from structlog_events import Event, VerbosityLevel
+from structlog_events._encode import encode_record
+from structlog_events._mapping import record_of_event
+
+from .strategies import _BadRepr, _circular, _nested, awkward_values, json_data, unicode_text
+
+
+def _record(data: dict[str, Any]) -> dict[str, Any]:
+    return record_of_event(Event(event_type="e", simulation_id="s", data={})) | {"data": data}
+
+
+def _strict_loads(line: bytes) -> Any:
+    """Parse with the stdlib, refusing NaN/Infinity the way strict parsers do."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"non-standard constant {name}")
+
+    return json.loads(line.decode("utf-8"), parse_constant=refuse)
+
+
+class TestFastPath:
+    @given(
+        event_type=unicode_text.filter(bool),
+        data=json_data,
+        verbosity=st.sampled_from(VerbosityLevel),
+        level=st.none() | st.sampled_from(["debug", "info", "warning"]),
+    )
+    def test_identical_to_model_dump_json(
+        self, event_type: str, data: dict[str, Any], verbosity: VerbosityLevel, level: str | None
+    ) -> None:
+        """The orjson fast path writes exactly the bytes of model_dump_json() plus a newline."""
+        event = Event(
+            event_type=event_type, simulation_id="sim", verbosity=verbosity, level=level, data=data
+        )
+        line, fallback = encode_record(record_of_event(event))
+        assert not fallback
+        assert line == event.model_dump_json().encode() + b"\n"
+
+    def test_microsecond_zero_timestamp(self) -> None:
+        """A timestamp with no microseconds is written the way pydantic writes it."""
+        event = Event(event_type="e", simulation_id="s", timestamp=datetime(2024, 1, 1))
+        line, _ = encode_record(record_of_event(event))
+        assert line == event.model_dump_json().encode() + b"\n"
+
+
+class TestFallbacks:
+    @given(value=awkward_values)
+    def test_any_value_gives_one_strict_json_line(self, value: Any) -> None:
+        """Whatever the data holds, the result is one line a strict JSON parser accepts."""
+        line, _ = encode_record(_record({"value": value}))
+        assert line.endswith(b"\n")
+        assert line.count(b"\n") == 1
+        parsed = _strict_loads(line)
+        Event.model_validate_json(line)
+        assert set(parsed["data"]) == {"value"}
+
+    def test_big_int_becomes_text(self) -> None:
+        """An int beyond 64 bits is written as its decimal text, flagged as a fallback."""
+        line, fallback = encode_record(_record({"n": 2**70}))
+        assert fallback
+        assert orjson.loads(line)["data"]["n"] == str(2**70)
+
+    def test_lone_surrogate_is_escaped(self) -> None:
+        """A lone surrogate is spelled out, not dropped and not an error."""
+        line, fallback = encode_record(_record({"s": "a\udc80b"}))
+        assert fallback
+        assert orjson.loads(line)["data"]["s"] == "a\\udc80b"
+
+    def test_non_str_keys(self) -> None:
+        """Non-string keys become text the way orjson's OPT_NON_STR_KEYS spells them."""
+        line, _ = encode_record(_record({"m": {1: "a", None: "b", 2.5: "d"}, "t": {True: 0}}))
+        data = orjson.loads(line)["data"]
+        assert data == {"m": {"1": "a", "null": "b", "2.5": "d"}, "t": {"true": 0}}
+
+    def test_circular_reference_is_cut(self) -> None:
+        """A structure that contains itself is written with a marker where it loops."""
+        line, fallback = encode_record(_record({"c": _circular()}))
+        assert fallback
+        assert orjson.loads(line)["data"]["c"]["self"] == "<circular reference: dict>"
+
+    def test_deep_nesting_is_cut(self) -> None:
+        """Nesting 300 deep is written, cut off with a marker past the depth limit."""
+        line, fallback = encode_record(_record({"deep": _nested(300)}))
+        assert fallback
+        assert b"nested deeper than" in line
+
+    def test_shared_but_not_circular_is_kept(self) -> None:
+        """The same list twice in one structure is not mistaken for a loop."""
+        shared = [1, 2]
+        line, _ = encode_record(_record({"a": shared, "b": shared, "bad": 2**70}))
+        data = orjson.loads(line)["data"]
+        assert data["a"] == data["b"] == [1, 2]
+
+    def test_decimal_bytes_sets_and_bad_repr(self) -> None:
+        """Decimal and bytes become natural text, sets lists, a raising repr a marker."""
+        line, fallback = encode_record(
+            _record({"d": Decimal("1.10"), "b": b"\xffok", "s": {3}, "r": _BadRepr()})
+        )
+        assert fallback
+        data = orjson.loads(line)["data"]
+        assert data == {"d": "1.10", "b": "\\xffok", "s": [3], "r": "<unrepresentable _BadRepr>"}
+
+    def test_nan_is_null(self) -> None:
+        """NaN and infinities become null, which strict parsers accept."""
+        line, _ = encode_record(_record({"x": math.nan, "y": math.inf}))
+        assert _strict_loads(line)["data"] == {"x": None, "y": None}
+
+    def test_u2028_stays_inside_one_line(self) -> None:
+        """U+2028 is written raw inside its string: the line splits only on newline."""
+        line, _ = encode_record(_record({"t": "a\u2028b"}))
+        assert line.count(b"\n") == 1
+        assert orjson.loads(line)["data"]["t"] == "a\u2028b"
