@@ -1,0 +1,169 @@
+"""Rotation and byte accounting of the event file, proven with Hypothesis.
+
+Every accepted event appears exactly once across all files, in order; the sum of
+the file sizes equals the sum of the encoded line lengths; each file respects
+the size limit (unless it holds one line that alone is larger); and
+``current_size`` equals the size of ``events.jsonl``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from structlog_events import Event, EventWriter, WriteMode
+
+from .checks import event_files, raw_lines
+from .strategies import unicode_text
+
+payloads = st.tuples(unicode_text, st.integers(min_value=0, max_value=600))
+
+
+def _event(text: str, pad: int) -> Event:
+    return Event(event_type="e", simulation_id="sim", data={"text": text, "pad": "é" * pad})
+
+
+def _line(event: Event) -> bytes:
+    return event.model_dump_json().encode() + b"\n"
+
+
+def assert_directory_matches(directory: Path, expected: list[bytes], max_file_size: int) -> None:
+    """The directory holds exactly *expected*, in order, within the size limit."""
+    files = event_files(directory)
+    assert raw_lines(directory) == expected
+    sizes = [path.stat().st_size for path in files]
+    assert sum(sizes) == sum(len(line) for line in expected)
+    for path, size in zip(files, sizes, strict=True):
+        lines = path.read_bytes().count(b"\n")
+        assert size <= max_file_size or lines == 1, f"{path.name}: {size} > {max_file_size}"
+        if path.name != "events.jsonl":
+            assert lines >= 1, f"{path.name} is an empty rotated file"
+
+
+class TestRotationProperties:
+    @given(
+        events=st.lists(payloads, max_size=25),
+        max_file_size=st.integers(min_value=1, max_value=3000),
+        mode=st.sampled_from(WriteMode),
+    )
+    def test_exact_accounting(
+        self, events: list[tuple[str, int]], max_file_size: int, mode: WriteMode
+    ) -> None:
+        """Any events at any size limit: exactly once, in order, bytes exact, limits kept."""
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            writer = EventWriter(directory, "sim", mode=mode, max_file_size=max_file_size)
+            expected = []
+            for text, pad in events:
+                event = _event(text, pad)
+                writer.emit(event)
+                expected.append(_line(event))
+            assert writer.flush(timeout=30)
+            current = directory / "events.jsonl"
+            assert writer.current_size == (current.stat().st_size if current.exists() else 0)
+            assert writer.close()
+            assert_directory_matches(directory, expected, max_file_size)
+            stats = writer.stats
+            assert stats.written == len(expected)
+            assert stats.bytes == sum(len(line) for line in expected)
+            assert stats.rotations == max(0, len(event_files(directory)) - 1)
+
+    def test_line_larger_than_limit_gets_a_file_of_its_own(self, tmp_path: Path) -> None:
+        """A line longer than max_file_size is written whole, alone in its file."""
+        with EventWriter(tmp_path, "sim", mode="sync", max_file_size=100) as writer:
+            for pad in (10, 500, 10):
+                writer.emit(_event("", pad))
+        files = event_files(tmp_path)
+        assert [path.read_bytes().count(b"\n") for path in files] == [1, 1, 1]
+        assert files[1].stat().st_size > 100
+
+    def test_rotated_names_sort_in_write_order(self, tmp_path: Path) -> None:
+        """Many rotations within microseconds still get distinct names that sort in order."""
+        with EventWriter(tmp_path, "sim", mode="sync", max_file_size=1) as writer:
+            for i in range(50):
+                writer.emit(Event(event_type="e", simulation_id="sim", data={"i": i}))
+        rotated = sorted(tmp_path.glob("events_*.jsonl"))
+        assert len(rotated) == 49
+        order = [Event.model_validate_json(p.read_bytes()).data["i"] for p in rotated]
+        assert order == list(range(49))
+
+
+class WriterMachine(RuleBasedStateMachine):
+    """emit / flush / close / reopen in any order, in either mode, at any size limit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.directory = Path(tempfile.mkdtemp())
+        self.expected: list[bytes] = []
+        self.writer: EventWriter | None = None
+
+    @initialize(
+        max_file_size=st.integers(min_value=1, max_value=2500),
+        mode=st.sampled_from(WriteMode),
+    )
+    def open_writer(self, max_file_size: int, mode: WriteMode) -> None:
+        self.max_file_size = max_file_size
+        self.mode = mode
+        self.writer = self._new_writer()
+
+    def _new_writer(self) -> EventWriter:
+        return EventWriter(self.directory, "sim", mode=self.mode, max_file_size=self.max_file_size)
+
+    @precondition(lambda self: self.writer is not None)
+    @rule(payload=payloads)
+    def emit(self, payload: tuple[str, int]) -> None:
+        assert self.writer is not None
+        event = _event(*payload)
+        self.writer.emit(event)
+        self.expected.append(_line(event))
+
+    @precondition(lambda self: self.writer is not None)
+    @rule()
+    def flush(self) -> None:
+        assert self.writer is not None
+        assert self.writer.flush(timeout=30)
+        current = self.directory / "events.jsonl"
+        size = current.stat().st_size if current.exists() else 0
+        assert self.writer.current_size == size
+        assert_directory_matches(self.directory, self.expected, self.max_file_size)
+
+    @precondition(lambda self: self.writer is not None)
+    @rule()
+    def close(self) -> None:
+        assert self.writer is not None
+        assert self.writer.close()
+        self.writer = None
+        assert_directory_matches(self.directory, self.expected, self.max_file_size)
+
+    @precondition(lambda self: self.writer is None)
+    @rule()
+    def reopen(self) -> None:
+        self.writer = self._new_writer()
+        current = self.directory / "events.jsonl"
+        assert self.writer.current_size == (current.stat().st_size if current.exists() else 0)
+
+    @invariant()
+    def sync_writer_is_always_on_disk(self) -> None:
+        if self.writer is not None and self.mode is WriteMode.SYNC:
+            assert_directory_matches(self.directory, self.expected, self.max_file_size)
+
+    def teardown(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        assert_directory_matches(self.directory, self.expected, self.max_file_size)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+TestWriterMachine = WriterMachine.TestCase
+TestWriterMachine.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
