@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from structlog_events import Event, VerbosityLevel, new_event_id
+from structlog_events._event import iso_utc_from_ns, utc_from_ns
 
 from .strategies import aware_datetimes, json_data, unicode_text
 
@@ -89,3 +91,12 @@ class TestEventId:
     def test_fixed_width(self) -> None:
         """Every id has the same length, so string order is numeric order."""
         assert {len(new_event_id(n)) for n in (0, 1, 2**60)} == {30}
+
+
+class TestTimestampText:
+    @given(time_ns=st.integers(min_value=0, max_value=2**62) | st.just(1_700_000_000 * 10**9))
+    def test_same_text_as_pydantic(self, time_ns: int) -> None:
+        """The fast timestamp text is exactly what pydantic writes for that instant."""
+        event = Event(event_type="e", simulation_id="s", timestamp=utc_from_ns(time_ns))
+        dumped = event.model_dump_json()
+        assert f'"timestamp":"{iso_utc_from_ns(time_ns)}"' in dumped

@@ -109,7 +109,7 @@ class TestToRecord:
             "info", {"event": "e", "timestamp": "yesterday"}, V.ACTION
         )
         assert record["data"]["timestamp"] == "yesterday"
-        assert record["timestamp"] >= before
+        assert datetime.fromisoformat(record["timestamp"]) >= before
         assert fallback
 
     def test_unknown_verbosity_kept_in_data(self, capsys: pytest.CaptureFixture[str]) -> None:

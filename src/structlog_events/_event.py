@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -16,7 +16,7 @@ from ._verbosity import VerbosityLevel
 # a per-process sequence number (6) and a per-process random tag (8).  Ids sort
 # by creation time as plain strings; the sequence number orders ids made in one
 # clock tick and the tag keeps processes apart.  Building one costs a clock read
-# and a format, a fraction of ``uuid4()``.
+# and one format, a fraction of ``uuid4()``.
 _sequence = itertools.count()
 _process_tag = os.urandom(4).hex()
 
@@ -39,12 +39,35 @@ def new_event_id(time_ns: int | None = None) -> str:
     """
     if time_ns is None:
         time_ns = time.time_ns()
-    return f"{time_ns:016x}{next(_sequence) & 0xFFFFFF:06x}{_process_tag}"
+    return f"{time_ns << 24 | next(_sequence) & 0xFFFFFF:022x}{_process_tag}"
 
 
 def utc_from_ns(time_ns: int) -> datetime:
     """Return the timezone-aware UTC datetime (microsecond precision) of *time_ns*."""
-    return datetime.fromtimestamp(time_ns // 1000 / 1e6, UTC)
+    return _EPOCH + timedelta(microseconds=time_ns // 1000)  # exact, unlike a float
+
+
+# The date-and-time text of the current second, computed once per second.  One
+# tuple, replaced whole, so a thread never pairs one second with another's text.
+_second_text: tuple[int, str] = (-1, "")
+
+
+def iso_utc_from_ns(time_ns: int) -> str:
+    """Return *time_ns* as the ISO-8601 text pydantic writes for an aware UTC datetime.
+
+    ``2024-01-01T00:00:00.000120Z``, or ``2024-01-01T00:00:00Z`` on a whole
+    second, exactly as ``Event.model_dump_json()`` spells ``utc_from_ns(time_ns)``,
+    at a fraction of the cost of building a datetime for each event.
+    """
+    global _second_text
+    microseconds = time_ns // 1000
+    second = microseconds // 1_000_000
+    cached_second, text = _second_text
+    if second != cached_second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second_text = (second, text)
+    fraction = microseconds - second * 1_000_000
+    return "%s.%06dZ" % (text, fraction) if fraction else text + "Z"  # noqa: UP031 - faster
 
 
 def utc_now() -> datetime:
@@ -60,6 +83,7 @@ def as_utc(value: datetime) -> datetime:
 
 
 _ZERO = datetime(2000, 1, 1, tzinfo=UTC).utcoffset()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Event(BaseModel):
