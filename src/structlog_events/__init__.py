@@ -8,6 +8,7 @@ writer's verbosity keeps becomes an ``Event``, one JSON line in
 from __future__ import annotations
 
 from ._event import Event, new_event_id
+from ._filtering import make_filtering_bound_logger
 from ._options import Overflow, WriteMode
 from ._reader import EventStream, LineProblem, follow_events, read_events
 from ._stats import WriterStats
@@ -29,6 +30,7 @@ __all__ = [
     "WriterStats",
     "bridge_stdlib_logging",
     "follow_events",
+    "make_filtering_bound_logger",
     "new_event_id",
     "read_events",
 ]

@@ -8,7 +8,7 @@ import os
 import threading
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, Final, Self
 
 from structlog import DropEvent
@@ -94,6 +94,7 @@ class EventWriter:
             str(name): VerbosityLevel.parse(level)
             for name, level in (event_verbosity or {}).items()
         }
+        self.event_verbosity: Mapping[str, VerbosityLevel] = MappingProxyType(levels)
         self._kept = tuple(level for level in VerbosityLevel if level <= self.verbosity)
         self._mapper = RecordMapper(simulation_id, levels)
         self._counters = Counters()
@@ -160,6 +161,14 @@ class EventWriter:
             return
         if event.verbosity in self._kept:
             self._submit(record_of_event(event), False)
+
+    def keeps(self, verbosity: VerbosityLevel | str) -> bool:
+        """Whether this writer keeps events of *verbosity* (a level or its name).
+
+        Raises:
+            ValueError: *verbosity* names no level.
+        """
+        return VerbosityLevel.parse(verbosity) in self._kept
 
     def _submit(self, record: dict[str, Any], fallback: bool) -> None:
         try:

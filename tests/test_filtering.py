@@ -1,0 +1,106 @@
+"""make_filtering_bound_logger: drop at the call what the writer would drop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from structlog_events import EventWriter, make_filtering_bound_logger
+
+from .checks import read_events
+
+
+def _logger(writer: EventWriter, seen: list[str]) -> Any:
+    def spy(_: Any, method: str, event_dict: Any) -> Any:
+        seen.append(f"{method}:{event_dict['event']}")
+        return event_dict
+
+    structlog.configure(
+        processors=[spy, writer],
+        wrapper_class=make_filtering_bound_logger(writer),
+        cache_logger_on_first_use=True,
+    )
+    return structlog.get_logger()
+
+
+class TestFilteringBoundLogger:
+    def test_dropped_methods_never_reach_a_processor(self, tmp_path: Path) -> None:
+        """At ACTION, debug calls return before any processor runs; info calls go through."""
+        writer = EventWriter(tmp_path, "sim", verbosity="ACTION", mode="sync")
+        seen: list[str] = []
+        log = _logger(writer, seen)
+        log.debug("noise", x=1)
+        log.info("kept")
+        writer.close()
+        assert seen == ["info:kept"]
+        assert [e.event_type for e in read_events(tmp_path)] == ["kept"]
+
+    def test_verbosity_key_still_promotes(self, tmp_path: Path) -> None:
+        """A debug call with verbosity=MILESTONE is not lost to the fast path."""
+        writer = EventWriter(tmp_path, "sim", verbosity="DECISION", mode="sync")
+        seen: list[str] = []
+        log = _logger(writer, seen)
+        log.debug("promoted", verbosity="MILESTONE")
+        log.info("dropped")
+        log.info("also_dropped_by_writer", verbosity="STATE")
+        writer.close()
+        assert [e.event_type for e in read_events(tmp_path)] == ["promoted"]
+        assert seen == ["debug:promoted", "info:also_dropped_by_writer"]
+
+    def test_event_verbosity_still_promotes(self, tmp_path: Path) -> None:
+        """An event type the mapping raises to a kept level passes the fast path."""
+        writer = EventWriter(
+            tmp_path, "sim", verbosity="ACTION", mode="sync",
+            event_verbosity={"turn_completed": "MILESTONE", "hidden": "DETAIL"},
+        )  # fmt: skip
+        seen: list[str] = []
+        log = _logger(writer, seen)
+        log.debug("turn_completed", turn=1)
+        log.debug("other")
+        log.info("hidden")
+        writer.close()
+        assert [e.event_type for e in read_events(tmp_path)] == ["turn_completed"]
+        assert seen == ["debug:turn_completed", "info:hidden"]
+
+    @pytest.mark.parametrize(
+        ("verbosity", "fast"),
+        [("MILESTONE", {"debug", "info", "msg"}), ("ACTION", {"debug"}), ("DETAIL", set())],
+    )
+    def test_which_methods_are_checked(
+        self, tmp_path: Path, verbosity: str, fast: set[str]
+    ) -> None:
+        """Exactly the methods whose default level the writer drops are replaced."""
+        writer = EventWriter(tmp_path, "sim", verbosity=verbosity)
+        cls = make_filtering_bound_logger(writer)
+        base = structlog.make_filtering_bound_logger("debug")
+        replaced = {
+            name
+            for name in ("debug", "info", "msg", "warning", "error", "critical", "exception")
+            if getattr(cls, name) is not getattr(base, name)
+        }
+        assert replaced == fast
+        writer.close()
+
+    def test_non_string_event_goes_through(self, tmp_path: Path) -> None:
+        """An unhashable event never raises in the fast path: the writer decides."""
+        writer = EventWriter(
+            tmp_path, "sim", verbosity="ACTION", mode="sync", event_verbosity={"x": "MILESTONE"}
+        )
+        log = _logger(writer, [])
+        log.debug(["not", "hashable"])
+        writer.close()
+        assert read_events(tmp_path) == []
+
+
+class TestKeeps:
+    def test_keeps(self, tmp_path: Path) -> None:
+        """keeps() answers by level order and accepts names."""
+        writer = EventWriter(tmp_path, "sim", verbosity="ACTION")
+        assert writer.keeps("milestone")
+        assert writer.keeps("ACTION")
+        assert not writer.keeps("STATE")
+        with pytest.raises(ValueError, match="unknown verbosity"):
+            writer.keeps("loud")
