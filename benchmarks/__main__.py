@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=sorted(REGISTRY),
         help="configurations to run (default: all but the self-test)",
         metavar="NAME",
+    )
+    parser.add_argument(
+        "--at",
+        metavar="COMMIT",
+        help="benchmark structlog_events as committed at COMMIT (e.g. HEAD), exported to "
+        "a scratch directory, instead of the working tree",
     )
     parser.add_argument("--workdir", type=Path, help="where run directories are made (a tmp dir)")
     parser.add_argument("--keep", action="store_true", help="keep each run's output directory")
@@ -157,15 +164,32 @@ def _filesystem_of(path: Path) -> str:
     return f"{kind} ({best})"
 
 
-def _git_commit() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
-        ).stdout.strip()
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
-    commit = git("rev-parse", "--short", "HEAD")
-    dirty = git("status", "--porcelain", "--untracked-files=no", "src")
-    return f"{commit}{' (src modified)' if dirty else ''}"
+
+def _git_commit(at: str | None) -> str:
+    """The commit whose library was measured; notes a working tree that differs from it."""
+    if at:
+        return _git("rev-parse", "--short", at)
+    dirty = _git("status", "--porcelain", "src")
+    return f"{_git('rev-parse', '--short', 'HEAD')}{' + uncommitted src changes' if dirty else ''}"
+
+
+def _export_library(commit: str, workdir: Path) -> Path:
+    """Write ``src/structlog_events`` as of *commit* under *workdir*; return the import root."""
+    root = workdir / "library"
+    root.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit, "src/structlog_events"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    return root / "src"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,15 +205,17 @@ def main(argv: list[str] | None = None) -> int:
     settings = _settings(args)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="structlog-events-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    plan = Plan(build_cases(settings), workdir, keep=args.keep)
+    library = _export_library(args.at, workdir) if args.at else None
+    plan = Plan(build_cases(settings), workdir, keep=args.keep, library=library)
     command = "uv run --group bench python -m benchmarks " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
     meta: dict[str, Any] = {
         "command": command.strip(),
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "commit": _git_commit(),
+        "commit": _git_commit(args.at),
         "pythonpath": os.environ.get("PYTHONPATH", ""),
+        "library": str(library) if library else "working tree",
         "settings": settings,
         "machine": machine_details(workdir),
         "load_before": os.getloadavg(),
@@ -207,15 +233,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nresults: {out}")
     if recorded and not args.no_docs:
         write_docs(results)
-    if not args.keep and args.workdir is None:
-        _remove_empty(workdir)
+    if not args.keep:
+        _clean_workdir(workdir, remove=args.workdir is None and out.parent != workdir)
     return 0
 
 
-def _remove_empty(workdir: Path) -> None:
-    # A partial run leaves its results file there.
+def _clean_workdir(workdir: Path, *, remove: bool) -> None:
+    """Remove the exported library and the (emptied) run directories."""
+    shutil.rmtree(workdir / "library", ignore_errors=True)
     with contextlib.suppress(OSError):
-        workdir.rmdir()
+        (workdir / "runs").rmdir()
+    if remove:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

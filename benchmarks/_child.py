@@ -130,6 +130,7 @@ def run(spec: Spec) -> dict[str, Any]:
         "rss_peak_mib": rss_peak,
         "rss_growth_mib": rss_peak - rss_setup,
         "library": _library_path(),
+        "wrapper_class": _wrapper_class(),
     }
 
 
@@ -137,6 +138,15 @@ def _library_path() -> str:
     """Where structlog_events was imported from (a prototype on PYTHONPATH shows here)."""
     module = sys.modules.get("structlog_events")
     return str(Path(module.__file__).parent) if module and module.__file__ else ""
+
+
+def _wrapper_class() -> str:
+    """Name of structlog's configured wrapper class, if structlog was configured."""
+    structlog = sys.modules.get("structlog")
+    if structlog is None:
+        return ""
+    wrapper = structlog.get_config().get("wrapper_class")
+    return getattr(wrapper, "__name__", "") or ""
 
 
 def main(argv: list[str]) -> None:

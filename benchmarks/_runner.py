@@ -69,6 +69,8 @@ class Plan:
     workdir: Path
     keep: bool = False
     timeout: float = 900.0
+    #: Import root of the library to measure, put first on the children's path.
+    library: Path | None = None
 
     def runs(self) -> Iterator[tuple[int, Case]]:
         """``(repetition, case)`` pairs, each repetition complete before the next."""
@@ -80,7 +82,7 @@ class Plan:
                 yield rep, case
 
 
-def child_environment() -> dict[str, str]:
+def child_environment(library: Path | None = None) -> dict[str, str]:
     """The runner's environment, with bytecode cached outside the source tree.
 
     With ``PYTHONDONTWRITEBYTECODE`` set, every child would compile pydantic and
@@ -94,6 +96,10 @@ def child_environment() -> dict[str, str]:
     environment["PYTHONPYCACHEPREFIX"] = str(
         Path(tempfile.gettempdir()) / "structlog-events-bench-pycache"
     )
+    if library is not None:
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(library), *filter(None, [environment.get("PYTHONPATH")])]
+        )
     return environment
 
 
@@ -109,7 +115,9 @@ def sample_every(config: str) -> int:
 def run_one(plan: Plan, rep: int, case: Case, index: int) -> dict[str, Any]:
     """Run *case* once in a fresh child process and directory; verify its output."""
     configuration = REGISTRY[case.config]
-    directory = plan.workdir / f"{index:04d}-{case.config}-t{case.threads}-n{case.n}-r{rep}"
+    directory = (
+        plan.workdir / "runs" / f"{index:04d}-{case.config}-t{case.threads}-n{case.n}-r{rep}"
+    )
     directory.mkdir(parents=True)
     spec = {
         "config": case.config,
@@ -125,7 +133,7 @@ def run_one(plan: Plan, rep: int, case: Case, index: int) -> dict[str, Any]:
         child = subprocess.run(
             [sys.executable, "-m", "benchmarks._child", json.dumps(spec)],
             cwd=PROJECT_ROOT,
-            env=child_environment(),
+            env=child_environment(plan.library),
             capture_output=True,
             text=True,
             timeout=plan.timeout,

@@ -122,18 +122,26 @@ def _no_output(line: Any) -> int:
 def recommended_structlog_configuration(writer: Any) -> None:
     """Configure structlog the way the README recommends for an ``EventWriter``.
 
-    ``make_filtering_bound_logger(logging.INFO)`` turns ``debug()`` into a bare
-    ``return None`` when the writer's verbosity is ACTION (which drops DETAIL,
-    the level of ``debug()``), so a debug call costs what it costs in
-    structlog's own recipe.  ``merge_contextvars`` keeps ``bind_contextvars``
-    working; there is no timestamper, level adder or renderer, because the
-    writer stamps, levels and encodes each event itself.
+    The wrapper class drops a call the writer would drop before structlog
+    builds a record: ``structlog_events.make_filtering_bound_logger(writer)``
+    where the library has it, else structlog's own
+    ``make_filtering_bound_logger(logging.INFO)``, which matches a writer at
+    ACTION (it drops DETAIL, the level of ``debug()``).  ``merge_contextvars``
+    keeps ``bind_contextvars`` working; there is no timestamper, level adder or
+    renderer, because the writer stamps, levels and encodes each event itself.
     """
     import structlog
 
+    import structlog_events
+
+    library_wrapper = getattr(structlog_events, "make_filtering_bound_logger", None)
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, writer],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        wrapper_class=(
+            library_wrapper(writer)
+            if library_wrapper is not None
+            else structlog.make_filtering_bound_logger(logging.INFO)
+        ),
         # The writer is terminal (it raises DropEvent): the logger is never called.
         logger_factory=structlog.ReturnLoggerFactory(),
         cache_logger_on_first_use=True,
@@ -170,12 +178,25 @@ def _events_target(directory: Path, **options: Any) -> Target:
 
 @_register(
     "events-async",
-    "structlog-events ASYNC (queued)",
+    'structlog-events ASYNC (queued, overflow="block")',
     Kind.THROUGHPUT,
     _seq_in_data,
     ours=True,
 )
 def _events_async(directory: Path) -> Target:
+    # "block": a log call waits for room rather than drop when the queue is full,
+    # the setting for a program that must not lose events in a burst.
+    return _events_target(directory, mode="async", overflow="block")
+
+
+@_register(
+    "events-async-drop",
+    "structlog-events ASYNC, default options (10k queue, overflow=drop)",
+    Kind.THROUGHPUT,
+    _seq_in_data,
+    ours=True,
+)
+def _events_async_drop(directory: Path) -> Target:
     return _events_target(directory, mode="async")
 
 
