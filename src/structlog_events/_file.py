@@ -11,6 +11,21 @@ is a ``link()`` to the new name followed by an ``unlink()`` of the old, because
 ``link()`` refuses a name that already exists while ``rename()`` would replace
 it; a crash between the two leaves the same file under both names, which the
 next open repairs.
+
+What survives a crash, and why (``docs/guarantees.md`` names the tests):
+
+- A line is acknowledged as durable only after an ``fsync`` that began after
+  it was written has succeeded, on the file it is in.  Leaving a file (rotation,
+  a rotation by another writer, close) fsyncs it first.
+- A file's directory entry is made durable (``fsync`` of the directory) after
+  every open, before any line is written to it, so the fsync of a line never
+  acknowledges a file that a power loss could unlink; the same fsync persists
+  the link/unlink of the rotation that preceded it.
+- A failed ``fsync`` is never retried into success (the kernel may have dropped
+  the pages and would not report it twice): every line of that file not yet
+  durable is moved from written to failed, and the next line opens a fresh file.
+- At open the file is cut back to its last intact line: a torn last line, and
+  lines a power loss damaged (not JSON objects), were never acknowledged.
 """
 
 from __future__ import annotations
@@ -28,6 +43,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+import orjson
+
 from ._report import report
 from ._stats import Counters
 
@@ -37,15 +54,27 @@ ROTATED_PATTERN: Final = re.compile(
     r"^events_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-\d{6}\.jsonl(\.gz)?$"
 )
 _ROTATED_FORMAT: Final = "events_%Y-%m-%d_%H-%M-%S-%f.jsonl"
-_OPEN_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+# Read-write: the tail checks read the file back.  O_NONBLOCK: opening a FIFO or
+# device planted at the name must fail or return at once, never hang; it has no
+# effect on regular files.
+_OPEN_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
 _LINK_UNSUPPORTED: Final = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
 _TAIL_CHUNK: Final = 64 * 1024
+
+#: Bytes at the end of ``events.jsonl`` checked line by line when a writer opens
+#: it.  Writes a power loss can damage are those not yet fsynced: one call's
+#: lines in SYNC mode, at most ``_sinks.SYNC_EVERY_BYTES`` in queued mode.
+RECOVERY_SCAN_BYTES: Final = 4 * 1024 * 1024
 
 _live_files: weakref.WeakSet[EventFile] = weakref.WeakSet()
 
 
 def fsync_directory(directory: Path) -> None:
-    """Make the directory's entries (created, renamed, removed files) durable."""
+    """Make the directory's entries (created, renamed, removed files) durable.
+
+    Raises:
+        OSError: the directory cannot be opened or its ``fsync`` failed.
+    """
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
@@ -67,7 +96,14 @@ class EventFile:
         counters: where written, failed, rotations and bytes are counted.
         file_mode: permission bits of created files (the umask applies).
         after_rotation: called with the path of each file this object rotated
-            away, under no lock (retention and compression hook in here).
+            away, under no lock (retention and compression hook in here); what
+            it raises is reported, never passed to the caller of ``append``.
+
+    Raises:
+        OSError: ``events.jsonl`` or ``.events.lock`` is a symbolic link
+            (``ELOOP``), ``events.jsonl`` is not a regular file or has a hard
+            link other than a rotated name (``EINVAL``), or the directory cannot
+            be written.
     """
 
     def __init__(
@@ -87,6 +123,8 @@ class EventFile:
         self._counters = counters
         self._file_mode = file_mode
         self._lock = threading.Lock()
+        # Serialises the callers of sync_through so that one fsync serves all
+        # who arrived while the previous one ran (group commit).
         self._sync_lock = threading.Lock()
         self._fd: int | None = None
         self._lock_fd: int | None = None
@@ -99,10 +137,14 @@ class EventFile:
         self._failed_ranges: list[tuple[int, int]] = []
         self._last_rotated_name = ""
         self._open_lock_file()
-        with self._lock, self._process_lock():
-            self._repair_interrupted_rotation()
-            if os.path.lexists(self.path):
-                self._open(create=False)
+        try:
+            with self._lock, self._process_lock():
+                self._open(create=False, recover=True)
+        except FileNotFoundError:
+            pass  # created by the first append
+        except BaseException:
+            self._close_lock_file()
+            raise
         _live_files.add(self)
 
     # -- public face -------------------------------------------------------
@@ -145,7 +187,13 @@ class EventFile:
             rotated, self._rotated = self._rotated, []
         if rotated and self._after_rotation is not None:
             for path in rotated:
-                self._after_rotation(path)
+                try:
+                    self._after_rotation(path)
+                except Exception as error:  # a hook's failure is not the caller's
+                    report(
+                        f"after-rotation:{type(error).__name__}",
+                        f"after rotation of {path}: {error!r}",
+                    )
         return seq
 
     def count_failed(self, count: int) -> None:
@@ -176,41 +224,33 @@ class EventFile:
                 return
             self._closed = True
             if self._fd is not None:
-                self._fsync_current_locked()
-                os.close(self._fd)
-                self._fd = None
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+                self._leave_current_file()
+            self._close_lock_file()
 
-    # -- group commit ------------------------------------------------------
+    # -- durability ----------------------------------------------------------
 
     def _sync_now(self) -> None:
+        # The fsync runs under the lock: two fsyncs of one open file racing each
+        # other could let one of them report success for pages whose write-back
+        # error the other consumed, and the lock makes the outcome and the
+        # bookkeeping one step.  Appends wait meanwhile; their lines ride on the
+        # next fsync, so group commit still shares one fsync among them.
         with self._lock:
             if self._fd is None:
-                # Every close of a file is preceded by its fsync.
+                # Every file this object let go of was fsynced (or its lines failed).
                 self._durable_seq = max(self._durable_seq, self._written_seq)
                 return
-            fd = os.dup(self._fd)
-            target = self._written_seq
-        try:
-            os.fsync(fd)
-            ok = True
-        except OSError as error:
-            ok = False
-            self._report_error(error)
-        finally:
-            os.close(fd)
-        with self._lock:
-            if ok:
-                self._durable_seq = max(self._durable_seq, target)
-            else:
-                self._fail_unsynced(target)
+            self._fsync_current_locked()
 
     def _fsync_current_locked(self) -> None:
-        """fsync the open file under the lock (rotation, close)."""
+        """fsync the open file; on failure, fail its lines not yet durable."""
         assert self._fd is not None
         target = self._written_seq
+        if self._fresh_file_needed:
+            # An fsync of this file failed before: a later one may report success
+            # for pages the kernel already dropped, so it acknowledges nothing.
+            self._fail_unsynced(target)
+            return
         try:
             os.fsync(self._fd)
         except OSError as error:
@@ -220,7 +260,12 @@ class EventFile:
             self._durable_seq = max(self._durable_seq, target)
 
     def _fail_unsynced(self, target: int) -> None:
-        """Count lines up to *target* not yet durable as failed (the fsyncgate rule)."""
+        """Count lines up to *target* not yet durable as failed (the fsyncgate rule).
+
+        The file is then abandoned for a fresh one at the next append.  With no
+        line at stake there is nothing to abandon: the failed fsync consumed the
+        error, and a later one reports new errors afresh.
+        """
         if target <= self._durable_seq:
             return
         lost = target - self._durable_seq
@@ -229,6 +274,17 @@ class EventFile:
         self._counters.failed += lost
         self._durable_seq = target
         self._fresh_file_needed = True
+
+    def _leave_current_file(self) -> None:
+        """fsync and close the open file: no line is left behind unsynced."""
+        assert self._fd is not None
+        try:
+            self._fsync_current_locked()
+        finally:
+            fd, self._fd = self._fd, None
+            self._inode = None
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     # -- under both locks -------------------------------------------------
 
@@ -241,8 +297,8 @@ class EventFile:
             try:
                 if self._fd is None:
                     self._open(create=True)
-                elif self._fresh_file_needed or (
-                    self._size > 0 and self._size + len(first) > self.max_file_size
+                elif self._size > 0 and (
+                    self._fresh_file_needed or self._size + len(first) > self.max_file_size
                 ):
                     self._rotate()
             except OSError as error:
@@ -307,13 +363,8 @@ class EventFile:
 
     def _rotate(self) -> None:
         """Retire the current file under a fresh name and begin a new ``events.jsonl``."""
-        assert self._fd is not None
-        if not self._fresh_file_needed:
-            self._fsync_current_locked()
-        fd, self._fd = self._fd, None
-        os.close(fd)
+        self._leave_current_file()
         self._retire_current()
-        self._fresh_file_needed = False
         self._counters.rotations += 1
         self._open(create=True)
 
@@ -331,7 +382,7 @@ class EventFile:
                 except OSError as error:
                     if error.errno not in _LINK_UNSUPPORTED:
                         raise
-                    if not os.path.lexists(self.directory / name):
+                    if not _exists(self.directory / name):
                         os.rename(self.path, self.directory / name)
                         self._last_rotated_name = name
                         self._rotated.append(self.directory / name)
@@ -341,26 +392,41 @@ class EventFile:
         os.unlink(self.path)
         self._rotated.append(self.directory / name)
 
-    def _open(self, *, create: bool) -> None:
-        """Open ``events.jsonl`` (creating it if asked), repair a torn tail, read its size."""
-        flags = _OPEN_FLAGS | (os.O_CREAT | os.O_EXCL if create else 0)
-        try:
-            fd = os.open(self.path, flags, self._file_mode)
-            created = create
-        except FileExistsError:
+    def _open(self, *, create: bool, recover: bool = False) -> None:
+        """Open ``events.jsonl`` (creating it if asked), repair its tail, read its size.
+
+        Args:
+            create: create the file if it does not exist.
+            recover: also cut lines a power loss damaged (the first open of a
+                writer: later opens follow live writers, whose lines are intact).
+
+        Raises:
+            FileNotFoundError: the file does not exist and *create* is false.
+            OSError: see the class; or the repair or the directory fsync failed,
+                in which case nothing is left open.
+        """
+        self._repair_interrupted_rotation()
+        fd = -1
+        if create:
+            with contextlib.suppress(FileExistsError):
+                fd = os.open(self.path, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, self._file_mode)
+        if fd < 0:
             fd = os.open(self.path, _OPEN_FLAGS)
-            created = False
         try:
-            info = _regular_file_status(fd, self.path)
-            self._fd = fd
-            self._inode = (info.st_dev, info.st_ino)
-            self._size = self._repair_tail(fd, info.st_size)
+            info = _safe_file_status(fd, self.path)
+            size = self._repair_tail(fd, info.st_size)
+            if recover:
+                size = self._cut_damaged_lines(fd, size)
+            # Before any line goes in: an fsync of the file alone does not make
+            # its name durable, nor the rotation that made room for it.
+            fsync_directory(self.directory)
         except BaseException:
             os.close(fd)
-            self._fd = None
             raise
-        if created:
-            fsync_directory(self.directory)
+        self._fd = fd
+        self._inode = (info.st_dev, info.st_ino)
+        self._size = size
+        self._fresh_file_needed = False
 
     def _follow_disk(self) -> None:
         """Catch up with other writers: reopen after a rotation, re-read the size."""
@@ -370,12 +436,16 @@ class EventFile:
             on_disk = os.stat(self.path, follow_symlinks=False)
         except FileNotFoundError:
             on_disk = None
-        if on_disk is None or (on_disk.st_dev, on_disk.st_ino) != self._inode:
+        if (
+            on_disk is None
+            or (on_disk.st_dev, on_disk.st_ino) != self._inode
+            # A writer died between the link and the unlink of its rotation:
+            # this name is also a rotated file now, never to be written again.
+            or on_disk.st_nlink > 1
+        ):
             # Renamed away by another writer or by logrotate: what this object
             # wrote there must still become durable before it lets go.
-            self._fsync_current_locked()
-            os.close(self._fd)
-            self._fd = None
+            self._leave_current_file()
             self._open(create=True)
             return
         if on_disk.st_size != self._size:
@@ -397,14 +467,50 @@ class EventFile:
                 end = start + newline + 1
                 break
             end = start
-        os.ftruncate(fd, end)
-        os.fsync(fd)
+        self._cut(fd, end)
         report(
             f"torn:{self.path}",
             f"{self.path}: cut {size - end} bytes of an incomplete last line "
             "(a write interrupted by a crash, never acknowledged)",
         )
         return end
+
+    def _cut_damaged_lines(self, fd: int, size: int) -> int:
+        """Cut the file back to before its first damaged line among the last lines.
+
+        A power loss can leave writes that were never fsynced as garbage or
+        zeros; every line after such a write was never fsynced either, so
+        cutting from the first line that is not a JSON object loses nothing
+        acknowledged.  Only the last ``RECOVERY_SCAN_BYTES`` are checked: older
+        lines were fsynced long ago.
+        """
+        start = max(0, size - RECOVERY_SCAN_BYTES)
+        block = os.pread(fd, size - start, start)
+        offset = 0
+        if start:
+            # The line the window starts inside is not judged: it is old.
+            offset = block.find(b"\n") + 1
+            if offset == 0:
+                return size  # one line longer than the window: nothing to judge
+        while offset < len(block):
+            end = block.find(b"\n", offset)
+            if end < 0:
+                break
+            if not _is_json_object(block[offset:end]):
+                self._cut(fd, start + offset)
+                report(
+                    f"damaged:{self.path}",
+                    f"{self.path}: cut {size - start - offset} bytes from a damaged line on "
+                    "(writes a power loss interrupted before their fsync, never acknowledged)",
+                )
+                return start + offset
+            offset = end + 1
+        return size
+
+    @staticmethod
+    def _cut(fd: int, size: int) -> None:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
 
     def _repair_interrupted_rotation(self) -> None:
         """Drop ``events.jsonl`` if it is also linked under a rotated name (crash mid-rotation)."""
@@ -425,9 +531,15 @@ class EventFile:
     def _open_lock_file(self) -> None:
         self._lock_fd = os.open(
             self.directory / LOCK_NAME,
-            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
+            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK,
             self._file_mode,
         )
+
+    def _close_lock_file(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _process_lock(self) -> _FileLock:
         if self._lock_fd is None:
@@ -444,18 +556,26 @@ class EventFile:
         )
 
     def _after_fork_in_child(self) -> None:
-        """Fresh locks, and own file descriptors: the parent's are shared with it."""
+        """Fresh locks, and own file descriptors: the parent's are shared with it.
+
+        A parent thread may have been mid-write at the fork; the reopen waits
+        for the parent's ``flock``, so it sees the file as that write left it.
+        """
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
+        self._rotated = []
+        # The parent's lines are the parent's to fsync; the copies of its
+        # descriptors close here, the parent's stay open.
+        self._durable_seq = self._written_seq
+        reopen = self._fd is not None
         for fd in (self._fd, self._lock_fd):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+        self._fd = None
+        self._inode = None
         self._lock_fd = None
-        self._durable_seq = self._written_seq  # the parent's lines are the parent's
-        if self._fd is not None:
-            self._fd = None
-            self._inode = None
+        if reopen and not self._closed:
             try:
                 with self._process_lock():
                     self._open(create=False)
@@ -463,11 +583,35 @@ class EventFile:
                 pass  # opened again, created if need be, by the next append
 
 
-def _regular_file_status(fd: int, path: Path) -> os.stat_result:
+def _safe_file_status(fd: int, path: Path) -> os.stat_result:
+    """Return the status of *fd*, refusing what a writer must not write through.
+
+    Raises:
+        OSError: ``EINVAL`` if it is not a regular file, or if it has a hard link
+            besides ``events.jsonl`` (one planted in a shared directory could
+            point at any file of the same owner).
+    """
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
-        raise OSError(errno.EINVAL, f"{path} is not a regular file")
+        raise OSError(errno.EINVAL, f"{path} is not a regular file; refusing to write to it")
+    if info.st_nlink > 1:
+        raise OSError(errno.EINVAL, f"{path} has another hard link; refusing to write to it")
     return info
+
+
+def _is_json_object(line: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _exists(path: Path) -> bool:
+    try:
+        os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 class _FileLock:

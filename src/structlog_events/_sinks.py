@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 import weakref
 from collections import deque
 from typing import Final
@@ -62,6 +63,11 @@ class _Stop(_Flush):
 #: Lines the writer thread gathers into one append (one ``write()`` per file).
 BATCH_LINES: Final = 4096
 
+#: Bytes the writer thread gathers into one append, and writes at most before it
+#: fsyncs even while the queue stays busy: what a power loss can take from a
+#: queued writer (besides its queue), and what ``EventFile`` checks at open.
+SYNC_EVERY_BYTES: Final = 1024 * 1024
+
 
 class QueuedSink:
     """Queues lines for a daemon writer thread; ``submit`` returns at once.
@@ -69,10 +75,11 @@ class QueuedSink:
     The thread starts with the first line (there is no ``start()`` to forget)
     and works in plain blocking code, in other threads and under a running
     asyncio loop alike.  It writes what it finds queued in batches, and fsyncs
-    whenever the queue runs empty.  Lines still queued at normal interpreter
-    exit are written by an ``atexit`` hook; after ``fork()`` the child starts
-    with an empty queue (the parent's lines are the parent's to write) and its
-    own thread.
+    whenever the queue runs empty and after every ``SYNC_EVERY_BYTES``.  Lines
+    still queued at normal interpreter exit are written by an ``atexit`` hook;
+    ``install_signal_handlers()`` does the same on SIGTERM and SIGINT.  After
+    ``fork()`` the child starts with an empty queue (the parent's lines are the
+    parent's to write) and its own thread.
 
     Producers append to a ``deque`` without taking a lock; the thread is only
     woken (one ``Event.set``) when it went idle.
@@ -120,24 +127,31 @@ class QueuedSink:
             self._wakeup.set()
 
     def flush(self, timeout: float | None = None) -> bool:
-        thread = self._thread
-        if thread is None or not thread.is_alive():
-            return True  # nothing was queued, or close() has written it all
-        marker = _Flush()
-        self._put_marker(marker)
+        marker = self._request_flush()
+        if marker is None:
+            thread = self._thread
+            if thread is None or thread is threading.current_thread():
+                # Never started, or asked by the writer thread itself (from a
+                # rotation hook), which cannot wait for its own queue.
+                return thread is None
+            thread.join(timeout)  # closing: the thread ends once all is written
+            return not thread.is_alive()
         return marker.done.wait(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
         if self._closed:
             return True
         self._closed = True
-        if self._thread is None:
+        thread = self._thread
+        if thread is None:
             self._file.close()
             return True
         marker = _Stop()
         self._put_marker(marker)
+        if thread is threading.current_thread():
+            return False  # closed from the writer thread: it stops after this batch
         if marker.done.wait(timeout):
-            self._thread.join(timeout)
+            thread.join(timeout)
             return True
         report(
             "close-timeout",
@@ -147,6 +161,14 @@ class QueuedSink:
         return False
 
     # -- producers -------------------------------------------------------------
+
+    def _request_flush(self) -> _Flush | None:
+        """Queue a flush marker, or return ``None`` if there is no open queue to flush."""
+        if self._thread is None or self._closed or threading.current_thread() is self._thread:
+            return None
+        marker = _Flush()
+        self._put_marker(marker)
+        return marker
 
     def _make_room(self) -> bool:
         """Drop the event (``False``) or wait for room in the queue (``True``)."""
@@ -171,6 +193,7 @@ class QueuedSink:
                     if thread is None or not thread.is_alive():
                         break  # nobody left to make room: let the queue grow
                     self._wakeup.set()
+                    # Bounded wait: a missed notify costs 0.1 s, never a deadlock.
                     self._room.wait(0.1)
             finally:
                 self._waiting_for_room -= 1
@@ -191,56 +214,82 @@ class QueuedSink:
     # -- the writer thread -----------------------------------------------------
 
     def _run(self) -> None:
-        queue, file = self._queue, self._file
-        unsynced = False
+        # Daemon thread: it never keeps the interpreter from exiting (a
+        # non-daemon thread blocked in a wait would keep atexit from running).
+        unsynced_bytes = 0
         while True:
-            if not queue:
-                if unsynced:
-                    file.sync_through(file.written_seq)
-                    unsynced = False
-                self._idle = True
-                if not queue:
-                    self._wakeup.wait(1.0)
-                    self._wakeup.clear()
-                self._idle = False
-                continue
             batch: list[bytes] = []
             marker: _Flush | None = None
             try:
-                while queue and len(batch) < BATCH_LINES:
-                    item = queue.popleft()
-                    if isinstance(item, _Flush):
-                        marker = item
-                        break
-                    batch.append(item)
-                if self._waiting_for_room:
-                    with self._room:
-                        self._room.notify_all()
+                if not self._queue:
+                    if unsynced_bytes:
+                        unsynced_bytes = 0
+                        self._file.sync_through(self._file.written_seq)
+                    self._wait_for_work()
+                    continue
+                marker = self._take_batch(batch)
                 if batch:
-                    file.append(batch)
+                    self._file.append(batch)
+                    unsynced_bytes += sum(map(len, batch))
                     batch = []
-                    unsynced = True
-                if marker is not None:
-                    file.sync_through(file.written_seq)
-                    unsynced = False
+                if marker is not None or unsynced_bytes >= SYNC_EVERY_BYTES:
+                    unsynced_bytes = 0
+                    self._file.sync_through(self._file.written_seq)
             except Exception as error:  # the writer thread must not die
-                file.count_failed(len(batch))
-                report("thread-error", f"writer thread error, carrying on: {error!r}")
+                if batch:
+                    self._file.count_failed(len(batch))
+                report(
+                    f"thread-error:{type(error).__name__}",
+                    f"writer thread error, carrying on: {error!r}",
+                    every=10.0,
+                )
             if isinstance(marker, _Stop):
                 self._finish(marker)
                 return
             if marker is not None:
                 marker.done.set()
 
+    def _wait_for_work(self) -> None:
+        self._idle = True
+        # Checked again after _idle is set: a producer that saw _idle still
+        # False has already queued its line, so nothing is missed.
+        if not self._queue:
+            self._wakeup.wait(1.0)
+            self._wakeup.clear()
+        self._idle = False
+
+    def _take_batch(self, batch: list[bytes]) -> _Flush | None:
+        """Move queued lines into *batch*, up to a marker; return that marker."""
+        queue = self._queue
+        size = 0
+        try:
+            while queue and len(batch) < BATCH_LINES and size < SYNC_EVERY_BYTES:
+                item = queue.popleft()
+                if isinstance(item, _Flush):
+                    return item
+                batch.append(item)
+                size += len(item)
+            return None
+        finally:
+            if self._waiting_for_room:
+                with self._room:
+                    self._room.notify_all()
+
     def _finish(self, marker: _Stop) -> None:
         # Lines submitted after close() raced the marker: the file is closing,
         # so they are counted as failed, never silently left behind.
-        leftover = [item for item in self._queue if not isinstance(item, _Flush)]
+        leftover = list(self._queue)
         self._queue.clear()
-        self._file.close()
-        if leftover:
-            self._file.append(leftover)
-        marker.done.set()
+        try:
+            self._file.close()
+            lines = [item for item in leftover if not isinstance(item, _Flush)]
+            if lines:
+                self._file.append(lines)
+        finally:
+            for item in leftover:
+                if isinstance(item, _Flush):
+                    item.done.set()
+            marker.done.set()
 
     def _after_fork_in_child(self) -> None:
         closed = self._closed
@@ -249,6 +298,25 @@ class QueuedSink:
 
 
 _live_sinks: weakref.WeakSet[QueuedSink] = weakref.WeakSet()
+
+
+def flush_queued_sinks(timeout: float) -> bool:
+    """Write and fsync what every queued writer of this process holds, within *timeout*.
+
+    The flushes run at once, so *timeout* bounds the whole call.  Safe to call
+    from a signal handler: it takes no lock a log call may hold.
+
+    Returns:
+        ``False`` if *timeout* seconds passed before all were done, else ``True``.
+    """
+    deadline = time.monotonic() + timeout
+    markers = [sink._request_flush() for sink in list(_live_sinks)]
+    done = [
+        marker.done.wait(max(0.0, deadline - time.monotonic()))
+        for marker in markers
+        if marker is not None
+    ]
+    return all(done)
 
 
 def _drain_at_exit() -> None:
