@@ -11,6 +11,7 @@ from ._event import Event, new_event_id
 from ._filtering import make_filtering_bound_logger
 from ._options import Overflow, WriteMode
 from ._reader import EventStream, LineProblem, follow_events, read_events
+from ._signals import install_signal_handlers
 from ._stats import WriterStats
 from ._stdlib import EventHandler, bridge_stdlib_logging
 from ._verbosity import VerbosityLevel
@@ -30,6 +31,7 @@ __all__ = [
     "WriterStats",
     "bridge_stdlib_logging",
     "follow_events",
+    "install_signal_handlers",
     "make_filtering_bound_logger",
     "new_event_id",
     "read_events",
