@@ -19,6 +19,7 @@ from ._file import CURRENT_NAME, EventFile, fsync_directory
 from ._mapping import RecordMapper, record_of_event
 from ._options import Overflow, WriteMode, parse_choice, positive_int
 from ._report import report
+from ._retention import Retention
 from ._sinks import QueuedSink, SyncSink
 from ._stats import Counters, WriterStats
 from ._verbosity import VerbosityLevel
@@ -56,6 +57,16 @@ class EventWriter:
         overflow: ``"drop"`` (default) or ``"block"`` when the queue is full.
         passthrough: return the record instead of raising ``DropEvent``.
         file_mode: permission bits of created files, before the umask.
+        max_files: keep at most this many rotated files (plain or gzipped),
+            deleting the oldest at each rotation; ``None`` (default) keeps all.
+        max_total_size: keep the newest rotated files whose sizes add up to at
+            most this many bytes, deleting the older ones at each rotation;
+            ``None`` (default) for no limit.  Only rotated event files of
+            ``output_dir`` are ever deleted, never ``events.jsonl``.
+        compress: gzip rotated files to ``events_<UTC time>.jsonl.gz`` on a
+            background thread (written under a temporary name, fsynced, then
+            renamed; the plain file is removed after).  ``close()`` and
+            interpreter exit wait for compressions under way.
 
     Raises:
         ValueError: an option has a value outside its valid range or names,
@@ -77,6 +88,9 @@ class EventWriter:
         overflow: Overflow | str = Overflow.DROP,
         passthrough: bool = False,
         file_mode: int = 0o644,
+        max_files: int | None = None,
+        max_total_size: int | None = None,
+        compress: bool = False,
     ) -> None:
         if not isinstance(simulation_id, str):
             raise TypeError(f"simulation_id must be a str, not {type(simulation_id).__name__}")
@@ -99,6 +113,13 @@ class EventWriter:
         self._mapper = RecordMapper(simulation_id, levels)
         self._counters = Counters()
         self._fallback_lock = threading.Lock()
+        self._retention = Retention(
+            self.output_dir,
+            max_files=max_files,
+            max_total_size=max_total_size,
+            compress=compress,
+            file_mode=file_mode,
+        )
         _make_directory(self.output_dir)
         try:
             self._file = EventFile(
@@ -106,6 +127,7 @@ class EventWriter:
                 max_file_size=self.max_file_size,
                 counters=self._counters,
                 file_mode=file_mode,
+                after_rotation=self._retention.after_rotation,
             )
         except OSError as error:
             if error.errno == errno.ELOOP:
@@ -214,16 +236,20 @@ class EventWriter:
     def close(self, timeout: float | None = 10.0) -> bool:
         """Write what is queued, fsync and close the file; idempotent.
 
-        Events logged after ``close()`` are counted as failed.
+        Then, with ``compress=True``, wait (up to *timeout* again) for the
+        compression of rotated files.  Events logged after ``close()`` are
+        counted as failed.
 
         Returns:
             ``False`` if *timeout* seconds passed before the queue was written
-            (the writer thread goes on while the process lives), else ``True``.
+            or the compressions finished (the background threads go on while
+            the process lives), else ``True``.
         """
         if self._closed:
             return True
         self._closed = True
-        return self._sink.close(timeout)
+        written = self._sink.close(timeout)
+        return self._retention.close(timeout) and written
 
     async def aclose(self) -> bool:
         """``close()`` without blocking the running event loop."""

@@ -1,0 +1,406 @@
+"""Retention and compression of rotated event files.
+
+``Retention`` is the ``after_rotation`` hook of an ``EventFile``.  It deletes
+the oldest rotated files beyond ``max_files`` or ``max_total_size`` and, with
+``compress=True``, gzips rotated files to ``events_<UTC time>.jsonl.gz`` on a
+background thread of its own: the hook runs in the thread that wrote (the
+caller's, in SYNC mode), which must not wait for gzip.
+
+A rotation only raises a flag; the thread then compresses every rotated
+``.jsonl`` it finds in the directory, oldest first.  Its backlog is the files on
+disk, never a queue in memory, and a file is never skipped because compression
+fell behind: it is compressed later.  The same sweep finishes what a crash left
+(a rotated file not yet compressed, a half-written temporary archive).
+
+An archive is written to ``.events_<UTC time>.jsonl.gz.tmp`` (a dot name, which
+no reader takes for an event file), fsynced, renamed to its final name, and
+only then is the plain file removed: at every moment one complete copy of the
+events exists under an event file name.  Writers of several processes sharing
+the directory agree through an ``flock`` on the plain file, held while it is
+compressed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import gzip
+import os
+import re
+import shutil
+import stat
+import threading
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final, NamedTuple
+
+from ._file import ROTATED_PATTERN, fsync_directory
+from ._report import report
+
+#: Seconds the interpreter's exit waits for compressions still under way.  A
+#: compression cut short leaves its plain file in place (and at most a dot-named
+#: temporary), which the next writer on the directory compresses.
+EXIT_TIMEOUT: Final = 30.0
+
+#: gzip's own default level: level 9 costs about twice the CPU for ~1% less on JSON lines.
+COMPRESS_LEVEL: Final = 6
+
+_TEMP_PATTERN: Final = re.compile(
+    r"^\.(events_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-\d{6}\.jsonl)\.gz\.tmp$"
+)
+_COPY_CHUNK: Final = 1024 * 1024
+# Linux gives each thread its own nice value: compression yields the CPU to
+# the threads that log and write.
+_WORKER_NICE: Final = 10
+
+
+class Retention:
+    """What happens to the files an ``EventFile`` rotates away.
+
+    Retention counts rotated files, plain and compressed alike, of this
+    directory only (``events_<UTC time>.jsonl`` and ``.jsonl.gz``); it never
+    touches ``events.jsonl``, the lock file or files of any other name.  It is
+    applied each time the writer rotates a file, after compression when
+    ``compress=True``.
+
+    Args:
+        directory: the writer's ``output_dir``.
+        max_files: keep at most this many rotated files, the newest; ``None``
+            keeps them all.
+        max_total_size: keep the newest rotated files whose sizes add up to
+            at most this many bytes and delete the older ones; ``None`` for
+            no limit.
+        compress: gzip rotated files, on a background thread.
+        file_mode: permission bits of the archives (the umask applies).
+
+    Raises:
+        TypeError: an option has the wrong type.
+        ValueError: ``max_files`` or ``max_total_size`` is zero or negative.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_files: int | None = None,
+        max_total_size: int | None = None,
+        compress: bool = False,
+        file_mode: int = 0o644,
+    ) -> None:
+        self.directory = directory
+        self.max_files = _optional_limit(max_files, "max_files", "rotated files to keep")
+        self.max_total_size = _optional_limit(
+            max_total_size, "max_total_size", "bytes of rotated files to keep"
+        )
+        if not isinstance(compress, bool):
+            raise TypeError(f"compress must be True or False, not {compress!r}")
+        self.compress = compress
+        self._file_mode = file_mode
+        self._limited = max_files is not None or max_total_size is not None
+        # The hook the writer's file calls, chosen once: compression hands the
+        # work to the thread, retention alone is a directory listing done at once.
+        self.after_rotation: Callable[[Path], None] | None
+        if compress:
+            self.after_rotation = self._request_sweep
+        elif self._limited:
+            self.after_rotation = self._prune_after_rotation
+        else:
+            self.after_rotation = None
+        self._init_threading()
+        _live_retentions.add(self)
+
+    def _init_threading(self) -> None:
+        self._condition = threading.Condition(threading.Lock())
+        self._requested = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    # -- public face -------------------------------------------------------
+
+    def sweep(self) -> None:
+        """Compress every rotated plain file (if ``compress``), then apply retention.
+
+        Runs in the calling thread; never raises: a failure is reported on
+        stderr and the files concerned are left as they are, for the next sweep.
+        """
+        if self.compress:
+            self._compress_all()
+        if self._limited:
+            self._prune()
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Finish the compressions requested so far and stop the thread; idempotent.
+
+        Rotations after ``close()`` are compressed in the thread that rotated.
+
+        Returns:
+            ``False`` if *timeout* seconds passed first (the thread goes on
+            while the process lives), else ``True``.
+        """
+        with self._condition:
+            self._stopping = True
+            thread = self._thread
+            self._condition.notify_all()
+        if thread is None:
+            return True
+        thread.join(timeout)
+        if thread.is_alive():
+            report(
+                "compress-timeout",
+                "close() timed out while rotated files were being compressed; "
+                "compression goes on in the background while the process lives",
+            )
+            return False
+        return True
+
+    # -- the hooks -------------------------------------------------------------
+
+    def _prune_after_rotation(self, path: Path) -> None:
+        self._prune()
+
+    def _request_sweep(self, path: Path) -> None:
+        with self._condition:
+            if not self._stopping:
+                self._requested = True
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="structlog-events-compress", daemon=True
+                    )
+                    self._thread.start()
+                self._condition.notify()
+                return
+        # Closed, or the interpreter is exiting: nobody is left to hand it to.
+        self.sweep()
+
+    # -- the thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _WORKER_NICE)
+        while True:
+            with self._condition:
+                while not self._requested and not self._stopping:
+                    self._condition.wait()
+                if not self._requested:
+                    return  # stopping, and every request was served
+                self._requested = False
+            try:
+                self.sweep()
+            except Exception as error:  # the thread must outlive any one failure
+                report("compress-error", f"compression thread error, carrying on: {error!r}")
+
+    # -- compression -----------------------------------------------------------
+
+    def _compress_all(self) -> None:
+        try:
+            entries = sorted(os.scandir(self.directory), key=lambda entry: entry.name)
+        except OSError as error:
+            self._report_error("list", error)
+            return
+        present = {entry.name for entry in entries}
+        for entry in entries:
+            name = entry.name
+            temp = _TEMP_PATTERN.match(name)
+            if temp is not None and temp.group(1) not in present:
+                # Orphaned by a crash or by retention: its plain file is gone.
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+            elif (
+                ROTATED_PATTERN.match(name)
+                and not name.endswith(".gz")
+                and entry.is_file(follow_symlinks=False)
+            ):
+                try:
+                    self.compress_file(Path(entry.path))
+                except OSError as error:
+                    self._report_error(f"compress {name}", error)
+
+    def compress_file(self, source: Path) -> bool:
+        """Gzip one rotated file to ``<name>.gz``, then remove it.
+
+        Nothing happens if another writer is compressing it (it holds the
+        ``flock``) or has already done so.  A complete archive left by a crash
+        before the plain file's removal is kept, and the plain file removed.
+
+        Returns:
+            ``True`` if this call compressed *source* or finished its compression.
+
+        Raises:
+            OSError: reading, writing, fsync or rename failed; the plain file
+                is left in place and no archive exists under the final name.
+        """
+        target = source.with_name(source.name + ".gz")
+        temp = source.with_name(f".{source.name}.gz.tmp")
+        try:
+            fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            return False  # compressed or deleted since it was listed
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # another writer is compressing it
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or not _still_named(source, info):
+                return False
+            if not os.path.lexists(target):
+                self._write_archive(fd, temp, target.name, info.st_mtime)
+                if not _still_named(source, info):
+                    # Deleted by retention meanwhile: do not bring it back.
+                    os.unlink(temp)
+                    return False
+                os.rename(temp, target)
+                fsync_directory(self.directory)
+            # The archive is complete and durable under its name: the plain
+            # file can go.  Removed under the flock, so a writer that takes the
+            # lock next finds it gone.
+            os.unlink(source)
+            fsync_directory(self.directory)
+            return True
+        finally:
+            os.close(fd)
+
+    def _write_archive(self, source_fd: int, temp: Path, name: str, mtime: float) -> None:
+        """Write the gzip of *source_fd* to *temp* and fsync it; remove *temp* on failure."""
+        temp_fd = os.open(
+            temp,
+            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW,
+            self._file_mode,
+        )
+        try:
+            with (
+                open(source_fd, "rb", closefd=False) as plain,
+                open(temp_fd, "wb", closefd=False) as raw,
+                # The header names the final archive, not the temporary file.
+                gzip.GzipFile(
+                    filename=name, mode="wb", fileobj=raw, compresslevel=COMPRESS_LEVEL, mtime=mtime
+                ) as archive,
+            ):
+                shutil.copyfileobj(plain, archive, _COPY_CHUNK)
+            os.fsync(temp_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        finally:
+            os.close(temp_fd)
+
+    # -- retention -------------------------------------------------------------
+
+    def _prune(self) -> None:
+        """Delete the oldest rotated files beyond ``max_files`` or ``max_total_size``."""
+        try:
+            files = _rotated_files(self.directory)
+        except OSError as error:
+            self._report_error("list", error)
+            return
+        kept_files, kept_bytes = 0, 0
+        for index, file in enumerate(files):
+            if (self.max_files is None or kept_files < self.max_files) and (
+                self.max_total_size is None or kept_bytes + file.size <= self.max_total_size
+            ):
+                kept_files += 1
+                kept_bytes += file.size
+                continue
+            # This file and every older one go: retention keeps the newest, in order.
+            for old in files[index:]:
+                for path in old.paths:
+                    try:
+                        os.unlink(path)
+                    except FileNotFoundError:
+                        pass  # deleted by another writer sharing the directory
+                    except OSError as error:
+                        self._report_error(f"delete {path.name}", error)
+            # Deletions are not fsynced: if a crash undoes one, the next
+            # rotation deletes the file again.
+            return
+
+    def _report_error(self, action: str, error: OSError) -> None:
+        report(
+            f"retention:{error.errno}",
+            f"cannot {action} in {self.directory}: {error}; the rotated files stay "
+            "as they are and are retried at the next rotation",
+            every=60.0,
+        )
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's thread does not exist in the child; the child starts
+        # its own at its first rotation.
+        stopping = self._stopping
+        self._init_threading()
+        self._stopping = stopping
+
+
+def _optional_limit(value: object, option: str, unit: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{option} must be an int or None, not {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(
+            f"{option} must be a positive number of {unit}, or None for no limit, not {value}"
+        )
+    return value
+
+
+class _RotatedFile(NamedTuple):
+    """One rotated file: its plain name, the paths it has now, the bytes it keeps."""
+
+    name: str
+    paths: list[Path]
+    size: int
+
+
+def _rotated_files(directory: Path) -> list[_RotatedFile]:
+    """Rotated files of *directory*, newest first.
+
+    A file present plain and compressed (compression under way) is one file,
+    sized by its archive, which is what stays.
+    """
+    paths: dict[str, list[Path]] = {}
+    sizes: dict[str, dict[bool, int]] = {}
+    for entry in os.scandir(directory):
+        if not ROTATED_PATTERN.match(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue  # not a file this library wrote
+        name = entry.name.removesuffix(".gz")
+        paths.setdefault(name, []).append(Path(entry.path))
+        sizes.setdefault(name, {})[entry.name.endswith(".gz")] = info.st_size
+    return [
+        _RotatedFile(name, paths[name], sizes[name].get(True, sizes[name].get(False, 0)))
+        for name in sorted(paths, reverse=True)
+    ]
+
+
+def _still_named(path: Path, info: os.stat_result) -> bool:
+    """Whether *path* still names the file of *info*."""
+    try:
+        now = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino)
+
+
+_live_retentions: weakref.WeakSet[Retention] = weakref.WeakSet()
+
+
+def _finish_at_exit() -> None:
+    """Finish the compressions under way when the interpreter exits normally."""
+    for retention in list(_live_retentions):
+        retention.close(timeout=EXIT_TIMEOUT)
+
+
+def _after_fork_in_child() -> None:
+    for retention in list(_live_retentions):
+        retention._after_fork_in_child()
+
+
+atexit.register(_finish_at_exit)
+os.register_at_fork(after_in_child=_after_fork_in_child)
