@@ -23,7 +23,9 @@ What survives a crash, and why (``docs/guarantees.md`` names the tests):
   the link/unlink of the rotation that preceded it.
 - A failed ``fsync`` is never retried into success (the kernel may have dropped
   the pages and would not report it twice): every line of that file not yet
-  durable is moved from written to failed, and the next line opens a fresh file.
+  durable is moved from written to failed, the file is rotated away at once
+  (so no later line lands behind a region a power loss may have garbled), and
+  writing continues in a fresh ``events.jsonl``.
 - At open the file is cut back to its last intact line: a torn last line, and
   lines a power loss damaged (not JSON objects), were never acknowledged.
 """
@@ -183,17 +185,8 @@ class EventFile:
             except OSError as error:
                 self._counters.failed += len(lines)
                 self._report_error(error)
-                return 0
-            rotated, self._rotated = self._rotated, []
-        if rotated and self._after_rotation is not None:
-            for path in rotated:
-                try:
-                    self._after_rotation(path)
-                except Exception as error:  # a hook's failure is not the caller's
-                    report(
-                        f"after-rotation:{type(error).__name__}",
-                        f"after rotation of {path}: {error!r}",
-                    )
+                seq = 0
+        self._run_rotation_hooks()
         return seq
 
     def count_failed(self, count: int) -> None:
@@ -208,13 +201,14 @@ class EventFile:
         before it started, so threads that arrive while it runs are served by
         the next single ``fsync`` (group commit).  After a failed ``fsync`` the
         lines it covered are moved from written to failed, never acknowledged
-        by a later ``fsync`` (the page cache may have dropped them), and the
-        writer continues in a fresh file.
+        by a later ``fsync`` (the page cache may have dropped them); the file
+        is rotated away at once and the writer continues in a fresh one.
         """
         if self._durable_seq < seq:
             with self._sync_lock:
                 if self._durable_seq < seq:
                     self._sync_now()
+            self._run_rotation_hooks()
         return not any(low < seq <= high for low, high in self._failed_ranges)
 
     def close(self) -> None:
@@ -224,8 +218,30 @@ class EventFile:
                 return
             self._closed = True
             if self._fd is not None:
-                self._leave_current_file()
+                self._fsync_current_locked()
+                try:
+                    self._retire_if_damaged()
+                except OSError as error:
+                    self._report_error(error)
+                self._close_fd()
             self._close_lock_file()
+        self._run_rotation_hooks()
+
+    def _run_rotation_hooks(self) -> None:
+        """Hand each file rotated away to ``after_rotation``, under no lock."""
+        if not self._rotated or self._after_rotation is None:
+            self._rotated = []
+            return
+        with self._lock:
+            rotated, self._rotated = self._rotated, []
+        for path in rotated:
+            try:
+                self._after_rotation(path)
+            except Exception as error:  # a hook's failure is not the caller's
+                report(
+                    f"after-rotation:{type(error).__name__}",
+                    f"after rotation of {path}: {error!r}",
+                )
 
     # -- durability ----------------------------------------------------------
 
@@ -241,6 +257,33 @@ class EventFile:
                 self._durable_seq = max(self._durable_seq, self._written_seq)
                 return
             self._fsync_current_locked()
+            if self._fresh_file_needed and not self._closed:
+                try:
+                    with self._process_lock():
+                        self._follow_disk()
+                        self._retire_if_damaged(reopen=True)
+                except OSError as error:
+                    self._report_error(error)  # the next append tries again
+
+    def _retire_if_damaged(self, *, reopen: bool = False) -> None:
+        """Rotate the open file away at once if an fsync of it failed.
+
+        Its lines not yet durable may be garbage on the disk after a power
+        loss.  Left as ``events.jsonl``, a later writer (this process restarted)
+        would append behind them and acknowledge its lines, and the damage
+        would sit before acknowledged lines instead of at the end of a file.
+        Under the process lock; a failure leaves the file open and flagged.
+        """
+        if self._fd is None or not self._fresh_file_needed or self._size <= 0:
+            return
+        if reopen:
+            self._rotate()
+            return
+        with self._process_lock():
+            on_disk = os.stat(self.path, follow_symlinks=False)
+            if (on_disk.st_dev, on_disk.st_ino) == self._inode:
+                self._retire_current()
+                self._counters.rotations += 1
 
     def _fsync_current_locked(self) -> None:
         """fsync the open file; on failure, fail its lines not yet durable."""
@@ -262,9 +305,9 @@ class EventFile:
     def _fail_unsynced(self, target: int) -> None:
         """Count lines up to *target* not yet durable as failed (the fsyncgate rule).
 
-        The file is then abandoned for a fresh one at the next append.  With no
-        line at stake there is nothing to abandon: the failed fsync consumed the
-        error, and a later one reports new errors afresh.
+        The file is then rotated away (see ``_retire_if_damaged``) and never
+        fsynced again.  With no line at stake there is nothing to abandon: the
+        failed fsync consumed the error, and a later one reports new errors.
         """
         if target <= self._durable_seq:
             return
@@ -277,12 +320,15 @@ class EventFile:
 
     def _leave_current_file(self) -> None:
         """fsync and close the open file: no line is left behind unsynced."""
-        assert self._fd is not None
         try:
             self._fsync_current_locked()
         finally:
-            fd, self._fd = self._fd, None
-            self._inode = None
+            self._close_fd()
+
+    def _close_fd(self) -> None:
+        fd, self._fd = self._fd, None
+        self._inode = None
+        if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
@@ -362,9 +408,14 @@ class EventFile:
         return complete_lines
 
     def _rotate(self) -> None:
-        """Retire the current file under a fresh name and begin a new ``events.jsonl``."""
-        self._leave_current_file()
+        """Retire the current file under a fresh name and begin a new ``events.jsonl``.
+
+        The file stays open until it is renamed: if the rename fails, the next
+        append finds it open, still due for rotation, and tries again.
+        """
+        self._fsync_current_locked()
         self._retire_current()
+        self._close_fd()
         self._counters.rotations += 1
         self._open(create=True)
 

@@ -33,9 +33,19 @@ class SyncSink:
         self._file = event_file
 
     def submit(self, line: bytes) -> None:
-        seq = self._file.append([line])
+        # The file turns I/O errors into counts; anything else it raises (a bug,
+        # MemoryError) is counted here, since a log call must never raise.
+        try:
+            seq = self._file.append([line])
+        except Exception as error:
+            self._file.count_failed(1)
+            report(f"append:{type(error).__name__}", f"event not written: {error!r}")
+            return
         if seq:
-            self._file.sync_through(seq)
+            try:
+                self._file.sync_through(seq)
+            except Exception as error:  # written, but not known to be durable
+                report(f"sync:{type(error).__name__}", f"fsync not done: {error!r}")
 
     def flush(self, timeout: float | None = None) -> bool:
         return True
@@ -115,7 +125,8 @@ class QueuedSink:
 
     def submit(self, line: bytes) -> None:
         if self._closed:
-            self._file.append([line])  # counted as failed: the file is closed
+            self._file.count_failed(1)
+            report("closed", "event logged after close() was not written (counted as failed)")
             return
         queue = self._queue
         if len(queue) >= self._max_queue_size and not self._make_room():
