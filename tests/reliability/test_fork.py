@@ -1,0 +1,79 @@
+"""fork() while another thread is mid-write: every child's writer works, nothing doubles.
+
+The forks happen in a child interpreter (forking the test runner itself, with
+its threads, would be asking for trouble), whose result the test checks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .helpers import check_event_dir, keys, run_script
+
+CHILDREN = 20
+CHILD_EVENTS = 300
+
+FORKING_PARENT = """
+directory, mode = sys.argv[1], sys.argv[2]
+writer = EventWriter(directory, "sim", mode=mode, max_file_size=32_000, overflow="block")
+stop = threading.Event()
+sent = {"parent": 0}
+
+def keep_logging():
+    n = 0
+    while not stop.is_set():
+        log(writer, "parent", n)
+        n += 1
+    sent["parent"] = n
+
+thread = threading.Thread(target=keep_logging)
+thread.start()
+time.sleep(0.05)
+children = {}
+for c in range(20):
+    time.sleep(0.01)  # the logging thread is busy writing at every fork
+    pid = os.fork()
+    if pid == 0:
+        status = 3
+        try:
+            for n in range(300):
+                log(writer, f"child{c}", n)
+            status = 0 if writer.close(timeout=60) else 1
+            s = writer.stats
+            if s.failed or s.dropped:
+                status = 2
+        finally:
+            os._exit(status)
+    children[pid] = c
+statuses = {}
+deadline = time.monotonic() + 120
+while children and time.monotonic() < deadline:
+    pid, status = os.waitpid(-1, os.WNOHANG)
+    if pid:
+        statuses[children.pop(pid)] = os.waitstatus_to_exitcode(status)
+    else:
+        time.sleep(0.01)
+for pid, c in children.items():  # hung: a deadlock in the child
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    statuses[c] = "hung"
+stop.set()
+thread.join(60)
+assert writer.close(timeout=60)
+print(json.dumps({"parent": sent["parent"], "statuses": statuses}))
+"""
+
+
+class TestFork:
+    @pytest.mark.parametrize("mode", ["sync", "async"])
+    def test_forked_children_write_their_own_events_once(self, tmp_path: Path, mode: str) -> None:
+        """20 of 20 forked children log and close; no parent event is written twice."""
+        outcome = json.loads(run_script(FORKING_PARENT, tmp_path, mode, timeout=240).stdout)
+        assert outcome["statuses"] == {str(c): 0 for c in range(CHILDREN)}
+        expected = keys("parent", outcome["parent"]).union(
+            *(keys(f"child{c}", CHILD_EVENTS) for c in range(CHILDREN))
+        )
+        check_event_dir(tmp_path, expected=expected, max_file_size=32_000)
