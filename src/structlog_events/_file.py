@@ -62,6 +62,7 @@ _ROTATED_FORMAT: Final = "events_%Y-%m-%d_%H-%M-%S-%f.jsonl"
 _OPEN_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
 _LINK_UNSUPPORTED: Final = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
 _TAIL_CHUNK: Final = 64 * 1024
+_OPEN_ATTEMPTS: Final = 100
 
 #: Bytes at the end of ``events.jsonl`` checked line by line when a writer opens
 #: it.  Writes a power loss can damage are those not yet fsynced: one call's
@@ -283,7 +284,6 @@ class EventFile:
             on_disk = os.stat(self.path, follow_symlinks=False)
             if (on_disk.st_dev, on_disk.st_ino) == self._inode:
                 self._retire_current()
-                self._counters.rotations += 1
 
     def _fsync_current_locked(self) -> None:
         """fsync the open file; on failure, fail its lines not yet durable."""
@@ -416,32 +416,41 @@ class EventFile:
         self._fsync_current_locked()
         self._retire_current()
         self._close_fd()
-        self._counters.rotations += 1
         self._open(create=True)
 
     def _retire_current(self) -> None:
-        """Move ``events.jsonl`` to a rotated name that does not exist yet."""
+        """Move ``events.jsonl`` to a rotated name that does not exist yet.
+
+        If ``events.jsonl`` is gone meanwhile, a tool that does not take the
+        lock (logrotate) renamed it away: it is retired already.
+        """
         stamp = datetime.now(UTC)
-        while True:
-            name = stamp.strftime(_ROTATED_FORMAT)
-            if name > self._last_rotated_name:
-                try:
-                    os.link(self.path, self.directory / name, follow_symlinks=False)
-                    break
-                except FileExistsError:
-                    pass
-                except OSError as error:
-                    if error.errno not in _LINK_UNSUPPORTED:
-                        raise
-                    if not _exists(self.directory / name):
-                        os.rename(self.path, self.directory / name)
-                        self._last_rotated_name = name
-                        self._rotated.append(self.directory / name)
-                        return
-            stamp += timedelta(microseconds=1)
+        try:
+            while True:
+                name = stamp.strftime(_ROTATED_FORMAT)
+                if name > self._last_rotated_name:
+                    try:
+                        os.link(self.path, self.directory / name, follow_symlinks=False)
+                        break
+                    except FileExistsError:
+                        pass
+                    except OSError as error:
+                        if error.errno not in _LINK_UNSUPPORTED:
+                            raise
+                        if not _exists(self.directory / name):
+                            os.rename(self.path, self.directory / name)
+                            self._retired_as(name)
+                            return
+                stamp += timedelta(microseconds=1)
+            self._retired_as(name)
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    def _retired_as(self, name: str) -> None:
         self._last_rotated_name = name
-        os.unlink(self.path)
         self._rotated.append(self.directory / name)
+        self._counters.rotations += 1
 
     def _open(self, *, create: bool, recover: bool = False) -> None:
         """Open ``events.jsonl`` (creating it if asked), repair its tail, read its size.
@@ -457,12 +466,7 @@ class EventFile:
                 in which case nothing is left open.
         """
         self._repair_interrupted_rotation()
-        fd = -1
-        if create:
-            with contextlib.suppress(FileExistsError):
-                fd = os.open(self.path, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, self._file_mode)
-        if fd < 0:
-            fd = os.open(self.path, _OPEN_FLAGS)
+        fd = self._open_fd(create=create)
         try:
             info = _safe_file_status(fd, self.path)
             size = self._repair_tail(fd, info.st_size)
@@ -478,6 +482,24 @@ class EventFile:
         self._inode = (info.st_dev, info.st_ino)
         self._size = size
         self._fresh_file_needed = False
+
+    def _open_fd(self, *, create: bool) -> int:
+        """Open (or create, if asked) ``events.jsonl``.
+
+        Creation uses ``O_EXCL``, so the file this object starts is its own;
+        if the name exists it is opened as it is.  A tool renaming files in
+        between (logrotate) can make both fail: then the pair is tried again.
+        """
+        for _ in range(_OPEN_ATTEMPTS):
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    return os.open(self.path, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, self._file_mode)
+            try:
+                return os.open(self.path, _OPEN_FLAGS)
+            except FileNotFoundError:
+                if not create:
+                    raise
+        raise OSError(errno.EAGAIN, f"{self.path} kept vanishing while being opened")
 
     def _follow_disk(self) -> None:
         """Catch up with other writers: reopen after a rotation, re-read the size."""

@@ -82,7 +82,8 @@ def check_event_dir(
 
     Every file ends in a newline; every line is strict JSON (UTF-8, no NaN), a
     valid ``Event`` with ``data.src`` and ``data.n``; no event is there twice;
-    no rotated file is empty; no file exceeds *max_file_size*; and the events
+    no file the writer rotated is empty (*extra* files, renamed by other
+    tools, may be); no file exceeds *max_file_size*; and the events
     are exactly *expected* when given.
     """
     files = event_files(directory, extra=extra)
@@ -97,7 +98,7 @@ def check_event_dir(
             problems.append(f"{path.name}: torn last line")
         lines = content.split(b"\n")[:-1]
         first_lines.append(lines[0] if lines else b"")
-        if path.name != CURRENT_NAME and not lines:
+        if ROTATED_PATTERN.match(path.name) and not lines:
             problems.append(f"{path.name}: empty rotated file")
         if max_file_size is not None and len(content) > max_file_size:
             problems.append(f"{path.name}: {len(content)} bytes > {max_file_size}")
