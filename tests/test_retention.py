@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from structlog_events import Event, EventWriter, WriterStats
+from structlog_events import Event, EventWriter, WriterStats, read_events
 from structlog_events._file import ROTATED_PATTERN
 from structlog_events._retention import Retention
 
@@ -242,6 +242,13 @@ class TestCompression:
         assert all(name.endswith(".jsonl.gz") for name in names)
         assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
         assert numbers_in(tmp_path) == list(range(150))
+
+    def test_read_events_reads_the_archives_in_order(self, tmp_path: Path) -> None:
+        """The package's reader takes the archives for the rotated files they replace."""
+        write_numbered(tmp_path, 80, compress=True, max_files=5)
+        numbers = [event.data["i"] for event in read_events(tmp_path)]
+        assert numbers == numbers_in(tmp_path)
+        assert numbers == list(range(80 - len(numbers), 80))
 
     def test_archive_header_names_the_event_file_not_the_temporary(self, tmp_path: Path) -> None:
         """The gzip header carries ``events_<time>.jsonl``, the name it decompresses to."""
