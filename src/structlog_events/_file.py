@@ -593,11 +593,14 @@ class EventFile:
             return
         if info.st_nlink < 2 or not stat.S_ISREG(info.st_mode):
             return
-        for entry in os.scandir(self.directory):
-            if ROTATED_PATTERN.match(entry.name) and entry.inode() == info.st_ino:
-                os.unlink(self.path)
-                fsync_directory(self.directory)
-                return
+        with os.scandir(self.directory) as entries:
+            leftover = any(
+                ROTATED_PATTERN.match(entry.name) and entry.inode() == info.st_ino
+                for entry in entries
+            )
+        if leftover:
+            os.unlink(self.path)
+            fsync_directory(self.directory)
 
     # -- the process lock ------------------------------------------------------
 

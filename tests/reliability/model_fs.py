@@ -19,6 +19,7 @@ from the n-th call, the moment the power goes.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import random
@@ -336,9 +337,9 @@ class FakeOs:
             return _StatResult(_Inode(handle.inode, is_dir=True), 2)
         return _StatResult(self.disk.inodes[handle.inode], self._nlink(handle.inode))
 
-    def scandir(self, path: Any) -> list[_DirEntry]:
+    def scandir(self, path: Any) -> contextlib.nullcontext[list[_DirEntry]]:
         self._tick()
-        return [_DirEntry(name, ino) for name, ino in self.disk.entries.items()]
+        return contextlib.nullcontext([_DirEntry(n, ino) for n, ino in self.disk.entries.items()])
 
     # -- content -----------------------------------------------------------
 
