@@ -69,7 +69,13 @@ def _output_cell(row: Row) -> str:
         return "**FAILED**: " + "; ".join(e.splitlines()[0][:80] for e in row["errors"])
     if row["verified"]:
         return "✓ verified"
-    return "**" + "; ".join(row["verdicts"]) + "**"
+    missing = row.get("missing") or []
+    if not missing:
+        return "**" + "; ".join(row["verdicts"]) + "**"
+    share = f"{min(missing) / row['n']:.0%}" + (
+        f"-{max(missing) / row['n']:.0%}" if max(missing) != min(missing) else ""
+    )
+    return f"**LOSES EVENTS** in {row['losing_runs']} of {row['runs']} runs ({share} missing)"
 
 
 def _ratio_cell(row: Row, metric: str) -> str:
@@ -408,14 +414,15 @@ def draw_chart(results: dict[str, Any], path: Path) -> None:
             _rows(results["summary"], "durable"),
         ),
     ]
-    figure, axes = plt.subplots(1, 2, figsize=(15, 6.5), constrained_layout=True)
-    for axis, (title, rows) in zip(axes, groups, strict=True):
+    figure, axes = plt.subplots(1, 2, figsize=(15, 7), constrained_layout=True)
+    for index_group, (axis, (title, rows)) in enumerate(zip(axes, groups, strict=True)):
+        durable = index_group == 1
         labels = sorted(
             {r["label"] for r in rows},
             key=lambda label: -min(r["total_us"] or 0 for r in rows if r["label"] == label),
         )
         height = 0.38
-        for offset, threads, colour in ((-height / 2, 1, "#4c72b0"), (height / 2, 4, "#dd8452")):
+        for offset, threads, colour in ((height / 2, 1, "#4c72b0"), (-height / 2, 4, "#dd8452")):
             for index, label in enumerate(labels):
                 row = next(
                     (r for r in rows if r["label"] == label and r["threads"] == threads), None
@@ -434,14 +441,20 @@ def draw_chart(results: dict[str, Any], path: Path) -> None:
         axis.set_yticks(range(len(labels)))
         ours = {r["label"] for r in rows if r["ours"]}
         axis.set_yticklabels([("▶ " if lb in ours else "") + lb for lb in labels], fontsize=8)
-        axis.set_xscale("log")
-        axis.set_xlabel("µs per event until on disk (log scale; | = caller-side µs)")
+        if durable:
+            axis.set_xlim(left=0)
+            axis.set_xlabel("µs per event until fsynced (| = caller-side µs)")
+        else:
+            axis.set_xscale("log")
+            axis.set_xlabel("µs per event until on disk (log scale; | = caller-side µs)")
         axis.set_title(title, fontsize=10)
         axis.grid(axis="x", which="both", alpha=0.3)
     from matplotlib.patches import Patch
 
     handles = [Patch(color="#4c72b0"), Patch(color="#dd8452")]
-    figure.legend(handles, ["1 producer thread", "4 producer threads"], loc="upper right")
+    figure.legend(
+        handles, ["1 producer thread", "4 producer threads"], loc="outside lower center", ncol=2
+    )
     figure.suptitle(
         "structlog-events (▶) against its peers: lower is faster; medians of interleaved runs",
         fontsize=11,

@@ -218,6 +218,8 @@ def summarize(plan: Plan, records: list[dict[str, Any]]) -> list[dict[str, Any]]
             "errors": [r["error"] for r in runs if "error" in r],
             "verified": bool(good) and len(good) == len(runs) and all(r["verified"] for r in good),
             "verdicts": sorted({r["verdict"] for r in good}),
+            "losing_runs": sum(1 for r in good if not r["verified"]),
+            "missing": sorted(r["verification"]["missing"] for r in good if not r["verified"]),
             "load_1min": _median(r["load_1min"] for r in runs),
         }
         for metric in MEDIAN_METRICS:
