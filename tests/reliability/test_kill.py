@@ -22,7 +22,7 @@ from structlog_events import EventWriter
 from .helpers import Key, check_event_dir, start_script, stop_process
 
 #: Kills per mode; each run gets its own ``src`` so its numbers never collide.
-KILLS = 20
+KILLS = 40
 #: Small files: a rotation every ~15 events, so kills land in rotations too.
 MAX_FILE_SIZE = 3000
 

@@ -31,9 +31,9 @@ from .model_fs import NO_FAULTS, FakeFcntl, FakeOs, Faults, ModelDisk, PowerLoss
 DIRECTORY = Path("/model/events")
 
 #: Seeds per configuration; each seed is one crash (or two) on its own disk.
-SEEDS_CLEAN = 6000
-SEEDS_FAULTS = 3000
-SEEDS_RENAME = 1000
+SEEDS_CLEAN = 15_000
+SEEDS_FAULTS = 6_000
+SEEDS_RENAME = 2_000
 #: Seeds a control build gets to show a loss (it shows one within a few dozen).
 SEEDS_CONTROL = 400
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import stat
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from structlog import DropEvent
 
 from structlog_events import EventWriter, _file, install_signal_handlers
 from structlog_events._signals import DEFAULT_SIGNALS
+from structlog_events._sinks import SYNC_EVERY_BYTES
 
 from .helpers import check_event_dir, keys, start_script
 
@@ -91,6 +93,28 @@ class TestAccounting:
         expected = set().union(*(keys(f"t{i}", 2000) for i in range(4)))
         check_event_dir(tmp_path, expected=expected, max_file_size=50_000)
         assert (writer.stats.written, writer.stats.dropped, writer.stats.failed) == (8000, 0, 0)
+
+    def test_a_busy_queue_is_fsynced_every_mebibyte(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """While the queue never runs empty, the thread still fsyncs after each MiB written."""
+        slow = SlowOs(0.05)
+        file_fsyncs: list[int] = []
+
+        def fsync(fd: int) -> None:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                file_fsyncs.append(fd)
+            os.fsync(fd)
+
+        slow.fsync = fsync  # type: ignore[method-assign]
+        monkeypatch.setattr(_file, "os", slow)
+        writer = EventWriter(tmp_path, "sim", max_queue_size=20_000, max_file_size=10**9)
+        for n in range(10_000):  # about 6 MiB, queued long before the slow disk takes it
+            with contextlib.suppress(DropEvent):
+                writer(None, "info", {"event": "tick", "src": "q", "n": n, "pad": "p" * 500})
+        assert writer.close(timeout=120)
+        assert writer.stats.bytes > 5 * SYNC_EVERY_BYTES
+        assert len(file_fsyncs) >= writer.stats.bytes // SYNC_EVERY_BYTES
 
     def test_the_writer_thread_survives_a_failing_hook(self, tmp_path: Path) -> None:
         """An exception where the thread writes (a rotation hook) is reported; writing goes on."""
