@@ -136,6 +136,13 @@ class TestMaxFiles:
         assert kept[:2] == [old[2].name, old[3].name]
         assert not kept[2].startswith("events_2000")
 
+    def test_limit_applies_as_soon_as_the_writer_is_created(self, tmp_path: Path) -> None:
+        """Files beyond a limit lowered since the last run go when the writer opens."""
+        old = [make_rotated(tmp_path, stamp) for stamp in range(5)]
+        writer = EventWriter(tmp_path, "sim", max_files=2)
+        assert rotated_names(tmp_path) == [old[3].name, old[4].name]
+        assert writer.close()
+
     def test_never_deletes_the_live_file_the_lock_or_other_names(self, tmp_path: Path) -> None:
         """Retention deletes rotated event files only; every other name survives."""
         outside = tmp_path / "elsewhere.jsonl"
@@ -369,6 +376,15 @@ class TestCompression:
         assert not orphan.exists()
         assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
 
+    def test_uncompressed_leftovers_are_compressed_when_the_writer_opens(
+        self, tmp_path: Path
+    ) -> None:
+        """Rotated files an earlier run left plain are compressed without waiting for a rotation."""
+        old = [make_rotated(tmp_path, stamp, b'{"i": %d}\n' % stamp) for stamp in range(3)]
+        writer = EventWriter(tmp_path, "sim", compress=True, max_files=2)
+        assert writer.close()
+        assert rotated_names(tmp_path) == [old[1].name + ".gz", old[2].name + ".gz"]
+
     def test_a_file_another_writer_is_compressing_is_left_to_it(self, tmp_path: Path) -> None:
         """While another process holds the plain file's flock, it is not compressed twice."""
         plain = make_rotated(tmp_path, 1, b'{"i": 1}\n')
@@ -405,6 +421,16 @@ class TestCompression:
         assert sum((tmp_path / name).stat().st_size for name in names) <= 5000
         numbers = numbers_in(tmp_path)
         assert numbers == list(range(300 - len(numbers), 300))
+
+    def test_a_file_awaiting_compression_does_not_push_out_archives(self, tmp_path: Path) -> None:
+        """A plain file rotated during a sweep is not counted until compressed; a failed one is."""
+        retention = Retention(tmp_path, compress=True, max_total_size=300)
+        archives = [make_rotated(tmp_path, stamp, b"a" * 50, gz=True) for stamp in (1, 2)]
+        waiting = make_rotated(tmp_path, 3, b"p" * 5000)
+        retention._prune()
+        assert rotated_names(tmp_path) == [archives[0].name, archives[1].name, waiting.name]
+        retention._prune(failed={waiting.name})
+        assert rotated_names(tmp_path) == []
 
     def test_rotation_after_close_is_compressed_in_the_rotating_thread(
         self, tmp_path: Path

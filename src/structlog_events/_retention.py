@@ -32,7 +32,7 @@ import shutil
 import stat
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -62,8 +62,9 @@ class Retention:
     Retention counts rotated files, plain and compressed alike, of this
     directory only (``events_<UTC time>.jsonl`` and ``.jsonl.gz``); it never
     touches ``events.jsonl``, the lock file or files of any other name.  It is
-    applied each time the writer rotates a file, after compression when
-    ``compress=True``.
+    applied when the writer is created and each time it rotates a file, after
+    compression when ``compress=True``.  Rotated files an earlier run left
+    uncompressed are compressed as soon as the writer is created.
 
     Args:
         directory: the writer's ``output_dir``.
@@ -110,6 +111,10 @@ class Retention:
             self.after_rotation = None
         self._init_threading()
         _live_retentions.add(self)
+        if directory.is_dir():
+            # What an earlier run left is handled now, not at the first
+            # rotation: files it had no time to compress, limits lowered since.
+            self._catch_up()
 
     def _init_threading(self) -> None:
         self._condition = threading.Condition(threading.Lock())
@@ -125,10 +130,11 @@ class Retention:
         Runs in the calling thread; never raises: a failure is reported on
         stderr and the files concerned are left as they are, for the next sweep.
         """
+        failed: set[str] = set()
         if self.compress:
-            self._compress_all()
+            failed = self._compress_all()
         if self._limited:
-            self._prune()
+            self._prune(failed)
 
     def close(self, timeout: float | None = None) -> bool:
         """Finish the compressions requested so far and stop the thread; idempotent.
@@ -156,6 +162,12 @@ class Retention:
         return True
 
     # -- the hooks -------------------------------------------------------------
+
+    def _catch_up(self) -> None:
+        if self.compress and _has_unfinished_compression(self.directory):
+            self._request_sweep(self.directory)
+        elif self._limited:
+            self._prune()
 
     def _prune_after_rotation(self, path: Path) -> None:
         self._prune()
@@ -193,12 +205,14 @@ class Retention:
 
     # -- compression -----------------------------------------------------------
 
-    def _compress_all(self) -> None:
+    def _compress_all(self) -> set[str]:
+        """Compress the rotated plain files, oldest first; return those that failed."""
+        failed: set[str] = set()
         try:
             entries = sorted(os.scandir(self.directory), key=lambda entry: entry.name)
         except OSError as error:
             self._report_error("list", error)
-            return
+            return failed
         present = {entry.name for entry in entries}
         for entry in entries:
             name = entry.name
@@ -215,7 +229,9 @@ class Retention:
                 try:
                     self.compress_file(Path(entry.path))
                 except OSError as error:
+                    failed.add(name)
                     self._report_error(f"compress {name}", error)
+        return failed
 
     def compress_file(self, source: Path) -> bool:
         """Gzip one rotated file to ``<name>.gz``, then remove it.
@@ -289,8 +305,14 @@ class Retention:
 
     # -- retention -------------------------------------------------------------
 
-    def _prune(self) -> None:
-        """Delete the oldest rotated files beyond ``max_files`` or ``max_total_size``."""
+    def _prune(self, failed: Collection[str] = ()) -> None:
+        """Delete the oldest rotated files beyond ``max_files`` or ``max_total_size``.
+
+        With compression, a plain file still waiting for it (rotated during
+        the sweep, or being compressed by another writer) is not counted:
+        at its plain size it would push out older archives that fit once it
+        is compressed.  One whose compression *failed* counts as it is.
+        """
         try:
             files = _rotated_files(self.directory)
         except OSError as error:
@@ -298,6 +320,8 @@ class Retention:
             return
         kept_files, kept_bytes = 0, 0
         for index, file in enumerate(files):
+            if self.compress and not file.compressed and file.name not in failed:
+                continue
             if (self.max_files is None or kept_files < self.max_files) and (
                 self.max_total_size is None or kept_bytes + file.size <= self.max_total_size
             ):
@@ -351,6 +375,7 @@ class _RotatedFile(NamedTuple):
     name: str
     paths: list[Path]
     size: int
+    compressed: bool
 
 
 def _rotated_files(directory: Path) -> list[_RotatedFile]:
@@ -374,9 +399,27 @@ def _rotated_files(directory: Path) -> list[_RotatedFile]:
         paths.setdefault(name, []).append(Path(entry.path))
         sizes.setdefault(name, {})[entry.name.endswith(".gz")] = info.st_size
     return [
-        _RotatedFile(name, paths[name], sizes[name].get(True, sizes[name].get(False, 0)))
+        _RotatedFile(
+            name,
+            paths[name],
+            sizes[name].get(True, sizes[name].get(False, 0)),
+            compressed=True in sizes[name],
+        )
         for name in sorted(paths, reverse=True)
     ]
+
+
+def _has_unfinished_compression(directory: Path) -> bool:
+    """Whether *directory* holds a rotated plain file or a temporary archive."""
+    try:
+        with os.scandir(directory) as entries:
+            return any(
+                _TEMP_PATTERN.match(entry.name)
+                or (ROTATED_PATTERN.match(entry.name) and not entry.name.endswith(".gz"))
+                for entry in entries
+            )
+    except OSError:
+        return False  # the writer's own checks report an unusable directory
 
 
 def _still_named(path: Path, info: os.stat_result) -> bool:
