@@ -10,7 +10,7 @@ shipper follows the file before the first rotation, and each file stays the
 live file long enough for the shipper to notice the next one.  Here that is
 at most ``RATE`` events per second with no catch-up after a stall, and a queue
 of ``QUEUE`` events, far less than a file holds, so a burst after a stall of
-the writer thread never fills a whole file: every file lives about 90 ms or
+the writer thread never fills a whole file: every file lives about 80 ms or
 more.  The tools come from the system (``.ci/run`` installs them).
 """
 
