@@ -22,6 +22,7 @@ import stat
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,13 @@ _CHUNK: Final = 1024 * 1024
 
 #: Problems an ``EventStream`` keeps in ``problems``; the counters go on counting.
 MAX_KEPT_PROBLEMS: Final = 1000
+
+#: Looks in a row that may leave the live file unread because a listing was
+#: incomplete (files created or compressed while it ran); the next one reads it.
+_PATIENCE: Final = 3
+
+#: Files a scan remembers having read, to never read one twice (see ``_Scan``).
+_REMEMBERED_FILES: Final = 64
 
 #: What a damaged gzip file raises while it is read.
 _GZIP_ERRORS: Final = (gzip.BadGzipFile, EOFError, zlib.error)
@@ -374,6 +382,22 @@ def rotated_files(directory: Path) -> list[RotatedFile]:
     ]
 
 
+def _union(first: list[RotatedFile], second: list[RotatedFile]) -> list[RotatedFile]:
+    """Merge two listings of one directory: every file seen in either, oldest first."""
+    merged = {file.key: file for file in first}
+    for file in second:
+        seen = merged.get(file.key)
+        if seen is not None:
+            file = RotatedFile(
+                key=file.key,
+                plain=file.plain or seen.plain,
+                compressed=file.compressed or seen.compressed,
+                inode=file.inode or seen.inode,
+            )
+        merged[file.key] = file
+    return [merged[key] for key in sorted(merged)]
+
+
 def event_files(directory: Path) -> list[Path]:
     """Return the event files of *directory* in write order, one path per rotated file.
 
@@ -387,19 +411,18 @@ def event_files(directory: Path) -> list[Path]:
     return [path for path in files if path is not None]
 
 
-def _open_rotated(file: RotatedFile) -> tuple[Path, io.BufferedIOBase] | None:
+def _open_rotated(directory: Path, file: RotatedFile) -> tuple[Path, io.BufferedIOBase] | None:
     """Open the plain file, else the compressed one; ``None`` if both are gone (deleted)."""
     if file.plain is not None:
         try:
             return file.plain, open(file.plain, "rb")
         except FileNotFoundError:
-            pass  # compressed, then deleted, since it was listed
-    if file.compressed is not None:
-        try:
-            return file.compressed, gzip.open(file.compressed, "rb")
-        except FileNotFoundError:
-            pass  # deleted by retention since it was listed
-    return None
+            pass  # compressed since it was listed: the archive exists before the plain file goes
+    compressed = file.compressed or directory / f"{file.key}.gz"
+    try:
+        return compressed, gzip.open(compressed, "rb")
+    except FileNotFoundError:
+        return None  # deleted by retention since it was listed
 
 
 def _split_lines(read: Callable[[], bytes]) -> Iterator[tuple[bytes, bool]]:
@@ -501,24 +524,48 @@ class _Scan:
         #: Key of the newest rotated file already read (or skipped).
         self._done_key = ""
         self._skip_existing = not from_start
+        #: The last look let go of the live file, rotated away: a newer one waits.
         self.live_closed = False
+        #: The last look left rotated files for the next one (see ``look``).
+        self.deferred = False
+        #: First lines of the last files read (or skipped): one may turn up
+        #: again under another name, compressed, or still as ``events.jsonl``
+        #: in the middle of its rotation.  The writer makes first lines unique;
+        #: inodes are not, once a file is deleted.
+        self._finished: deque[bytes] = deque(maxlen=_REMEMBERED_FILES)
 
-    def look(self, *, final: bool) -> Iterator[ScanItem]:
-        """Read what is new; with *final*, report an unterminated live tail as torn."""
-        self.live_closed = False
+    def look(self, *, final: bool, patient: bool = False) -> Iterator[ScanItem]:
+        """Read what is new; with *final*, report an unterminated live tail as torn.
+
+        With *patient*, a look that leaves rotated files for the next one
+        (``deferred``) does not read the live file: one of them may be older
+        (a file compressed while it was listed), and must be read first.
+        """
+        self.live_closed = self.deferred = False
         if self._live is None:
             self._live = self._open_live()
         live = self._live
         # Look at events.jsonl before listing: a rotation seen here has already
-        # linked the rotated name, so the listing below contains it.
+        # linked the rotated name, so the listings below contain it.
         rotated_away = live is not None and _inode_of(self.current) != live.inode
+        # readdir() may miss a file created while it runs, yet return a newer
+        # one.  A second listing holds every file that existed when the first
+        # ended: so it holds every file up to the newest of the first listing,
+        # and files past that wait for the next look.
+        first = rotated_files(self.directory)
+        newest = first[-1].key if first else ""
         skip = self._skip_existing
         self._skip_existing = False
-        for file in rotated_files(self.directory):
+        for file in _union(first, rotated_files(self.directory)):
             if file.key <= self._done_key:
                 continue
+            if file.key > newest:
+                self.deferred = True
+                break
             yield from self._read_rotated(file, skip=skip)
             self._done_key = file.key
+        if self.deferred and patient:
+            return
         if self._live is not None:
             if rotated_away:
                 # Rotated away, and its rotated name already deleted or compressed
@@ -533,22 +580,29 @@ class _Scan:
             self._live = None
 
     def _open_live(self) -> _LiveFile | None:
+        """Open ``events.jsonl``; ``None`` if it is missing or must be read under another name."""
         try:
             fd = os.open(self.current, os.O_RDONLY | os.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError):
             return None
         try:
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or (
-                info.st_nlink > 1
-                and any(file.inode == info.st_ino for file in rotated_files(self.directory))
+            live = _LiveFile(fd, info.st_ino, self.current)
+            first_line = live.first_line()
+            if (
+                not stat.S_ISREG(info.st_mode)
+                # A live file read to its end already: its rotation is between
+                # its link() and its unlink(), or was when it was opened.
+                or (first_line is not None and first_line in self._finished)
+                # Also under a rotated name (a rotation between link() and
+                # unlink(), or one that crashed there): read under that name.
+                or (
+                    info.st_nlink > 1
+                    and any(file.inode == info.st_ino for file in rotated_files(self.directory))
+                )
             ):
-                # Also under a rotated name: a rotation is between its link() and
-                # its unlink() (or crashed there).  Its lines are read under the
-                # rotated name; read here too, they would be read twice.
                 os.close(fd)
                 return None
-            live = _LiveFile(fd, info.st_ino, self.current)
             if self._skip_existing:
                 live.offset, live.line_number = _complete_part(fd, info.st_size)
         except BaseException:
@@ -561,7 +615,7 @@ class _Scan:
         if live is not None and file.inode == live.inode:
             yield from self._close_live(file.plain or live.path)
             return
-        opened = _open_rotated(file)
+        opened = _open_rotated(self.directory, file)
         if opened is None:
             return
         path, stream = opened
@@ -572,11 +626,15 @@ class _Scan:
                 first = next(lines, None)
                 if first is None:
                     return
+                if first[1] and first[0] in self._finished:
+                    return  # read already: through the live descriptor, or under another name
                 if live is not None and first[1] and first[0] == live.first_line():
                     # The live file, compressed since it was rotated: read the
                     # rest through the descriptor, which knows what was read.
                     yield from self._close_live(path)
                     return
+                if first[1]:
+                    self._finished.append(first[0])
                 if skip:
                     return
                 for line, terminated in _chain_first(first, lines):
@@ -621,6 +679,9 @@ class _Scan:
                     path, live.line_number + 1, "unterminated last line of a rotated file"
                 )
         finally:
+            first_line = live.first_line()
+            if first_line is not None:
+                self._finished.append(first_line)
             self._live = None
             self.live_closed = True
             live.close()
@@ -680,21 +741,34 @@ def scan(
     After each look that read the live file to its end, ``CAUGHT_UP`` is
     yielded.  Without *follow* the scan ends there; with it, it ends at the
     first such point after *stop* is set.  Closing the iterator closes the files.
+
+    A final look reads every line complete when it began: the files rotated
+    before it are in its listings, the live file is read to its end.  One
+    more look follows only if the live file, opened by an earlier look, was
+    rotated away: lines may have reached its successor before the final look.
     """
     reading = _Scan(directory, from_start=from_start)
+    final_looks = deferrals = 0
     try:
         while True:
             final = not follow or (stop is not None and stop.is_set())
             progressed = False
-            for item in reading.look(final=final):
+            for item in reading.look(final=final, patient=deferrals < _PATIENCE):
                 progressed = True
                 yield item
+            if reading.deferred and deferrals < _PATIENCE:
+                deferrals += 1
+                continue  # the live file was left for a look with a complete listing
+            deferrals = 0
+            if final:
+                final_looks += 1
+                if not reading.live_closed or final_looks > 1:
+                    yield CAUGHT_UP
+                    return
             if reading.live_closed:
                 continue  # a newer live file is waiting: look again at once
             yield CAUGHT_UP
-            if final:
-                return
-            if not progressed:
+            if not progressed and not reading.deferred:
                 if stop is None:
                     time.sleep(poll_interval)
                 else:
