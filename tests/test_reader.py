@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,11 @@ from structlog_events import (
     Event,
     EventWriter,
     VerbosityLevel,
+    _reader,
     follow_events,
     read_events,
 )
-from structlog_events._reader import CAUGHT_UP, ScanItem, ScannedLine, scan
+from structlog_events._reader import CAUGHT_UP, RotatedFile, ScanItem, ScannedLine, scan
 
 from . import checks
 from .strategies import aware_datetimes, json_data, unicode_text
@@ -398,6 +399,119 @@ class TestFollowRotations:
             assert step(items) == []
             fill(tmp_path, 10, start=10)
             assert step(items) + step(items) == list(range(10, 20))
+        finally:
+            items.close()
+
+
+class TestIncompleteListings:
+    """readdir() may miss a file created or renamed while it runs, yet return newer ones."""
+
+    @pytest.fixture
+    def hide(self, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+        """Make the next listings miss the named files, one set of names per listing."""
+
+        def hide(*plans: set[str]) -> None:
+            pending = list(plans)
+
+            def listing(directory: Path) -> list[RotatedFile]:
+                hidden = pending.pop(0) if pending else set()
+                return [file for file in real_listing(directory) if file.key not in hidden]
+
+            monkeypatch.setattr(_reader, "rotated_files", listing)
+
+        real_listing = _reader.rotated_files
+        return hide
+
+    def test_file_missed_by_a_listing_is_read_in_its_place(
+        self, tmp_path: Path, hide: Callable[..., None]
+    ) -> None:
+        """A listing without an older file but with a newer one loses nothing, reorders nothing."""
+        fill(tmp_path, 30)
+        names = [path.name for path in rotated(tmp_path)]
+        hide({names[3]})
+        assert numbers(read_events(tmp_path)) == list(range(30))
+
+    def test_live_file_waits_for_an_older_file_missed_by_a_listing(
+        self, tmp_path: Path, hide: Callable[..., None]
+    ) -> None:
+        """The live file is not read while an older rotated file may still be unlisted."""
+        fill(tmp_path, 30)
+        names = {path.name for path in rotated(tmp_path)}
+        newest = max(names)
+        hide({newest}, set(), {newest}, set())
+        items = scan(tmp_path, follow=True, poll_interval=0.001)
+        try:
+            assert step(items) == list(range(30))
+        finally:
+            items.close()
+
+    def test_file_compressed_after_it_was_listed_is_read_from_the_archive(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A plain file gone by the time it is opened is read from its ``.gz``."""
+        fill(tmp_path, 30)
+        stale = _reader.rotated_files(tmp_path)
+        for path in rotated(tmp_path):
+            compress(path)
+        monkeypatch.setattr(_reader, "rotated_files", lambda directory: stale)
+        assert numbers(read_events(tmp_path)) == list(range(30))
+
+    def test_file_read_under_its_rotated_name_is_not_read_again_as_live(
+        self, tmp_path: Path
+    ) -> None:
+        """A file read as a rotated file, then still found as events.jsonl, is not read twice."""
+        fill(tmp_path, 2, max_file_size=100_000)
+        live = tmp_path / "events.jsonl"
+        copy = compress(live.rename(tmp_path / "events_2999-01-01_00-00-00-000000.jsonl"))
+        items = scan(tmp_path, follow=True, poll_interval=0.001)
+        try:
+            assert step(items) == [0, 1]
+            live.write_bytes(gzip.decompress(copy.read_bytes()))
+            assert step(items) + step(items) == []
+        finally:
+            items.close()
+
+    def test_newer_file_listed_before_an_older_one_waits(
+        self, tmp_path: Path, hide: Callable[..., None]
+    ) -> None:
+        """A file newer than every file of the first listing waits for a later look."""
+        fill(tmp_path, 30)
+        *_, older, newer = (path.name for path in rotated(tmp_path))
+        hide({older, newer}, {older})
+        assert numbers(read_events(tmp_path)) == list(range(30))
+
+    def test_live_file_finished_unlisted_is_not_read_again_when_listed(
+        self, tmp_path: Path, hide: Callable[..., None]
+    ) -> None:
+        """A live file rotated away, finished through its descriptor, is skipped once listed."""
+        live = tmp_path / "events.jsonl"
+        live.write_bytes(event_line(0) + event_line(1))
+        items = scan(tmp_path, follow=True, poll_interval=0.001)
+        try:
+            assert step(items) == [0, 1]
+            live.rename(tmp_path / "events_2999-01-01_00-00-00-000000.jsonl")
+            hide(
+                {"events_2999-01-01_00-00-00-000000.jsonl"},
+                {"events_2999-01-01_00-00-00-000000.jsonl"},
+            )
+            assert step(items) + step(items) == []
+        finally:
+            items.close()
+
+    def test_live_file_read_to_its_end_is_not_opened_again(self, tmp_path: Path) -> None:
+        """A live file finished under its compressed name, still named events.jsonl, stays done."""
+        live = tmp_path / "events.jsonl"
+        live.write_bytes(event_line(0) + event_line(1))
+        items = scan(tmp_path, follow=True, poll_interval=0.001)
+        try:
+            assert step(items) == [0, 1]
+            rotated_name = tmp_path / "events_2999-01-01_00-00-00-000000.jsonl"
+            os.link(live, rotated_name)
+            compress(rotated_name)
+            assert step(items) + step(items) == []
+            live.unlink()
+            live.write_bytes(event_line(2))
+            assert step(items) + step(items) == [2]
         finally:
             items.close()
 

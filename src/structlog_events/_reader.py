@@ -589,17 +589,11 @@ class _Scan:
             info = os.fstat(fd)
             live = _LiveFile(fd, info.st_ino, self.current)
             first_line = live.first_line()
-            if (
-                not stat.S_ISREG(info.st_mode)
-                # A live file read to its end already: its rotation is between
-                # its link() and its unlink(), or was when it was opened.
-                or (first_line is not None and first_line in self._finished)
-                # Also under a rotated name (a rotation between link() and
-                # unlink(), or one that crashed there): read under that name.
-                or (
-                    info.st_nlink > 1
-                    and any(file.inode == info.st_ino for file in rotated_files(self.directory))
-                )
+            # A file read already, under its rotated name or as the live file
+            # before: a rotation is between its link() and its unlink() (or
+            # crashed there), or was when the file was opened.
+            if not stat.S_ISREG(info.st_mode) or (
+                first_line is not None and first_line in self._finished
             ):
                 os.close(fd)
                 return None
