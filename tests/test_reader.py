@@ -536,6 +536,22 @@ class TestFollowEvents:
         assert numbers(followed) == list(range(10_000))
         assert followed == list(read_events(tmp_path))
 
+    def test_follows_a_writer_that_compresses_its_rotated_files(self, tmp_path: Path) -> None:
+        """Files gzipped (compress=True) while being followed are still read once, in order."""
+        stop = threading.Event()
+        followed: list[Event] = []
+        stream = follow_events(tmp_path, stop=stop, poll_interval=0.005)
+        reader = threading.Thread(target=lambda: followed.extend(stream))
+        reader.start()
+        with EventWriter(tmp_path, "sim", mode="sync", max_file_size=2_000, compress=True) as w:
+            for number in range(2_000):
+                log(w, event="step", number=number)
+        stop.set()
+        reader.join(timeout=60)
+        assert not reader.is_alive()
+        assert any(path.name.endswith(".gz") for path in rotated(tmp_path))
+        assert numbers(followed) == list(range(2_000))
+
     def test_follows_two_writing_processes(self, tmp_path: Path) -> None:
         """Two processes rotating one directory: each event is followed once, in file order."""
         script = (
