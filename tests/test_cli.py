@@ -76,7 +76,10 @@ class TestCat:
     def test_json_prints_the_stored_lines(self, tmp_path: Path) -> None:
         """--json prints every stored line byte for byte, across rotations and gzip."""
         fill(tmp_path, 30)
+        spaced = b'{"event_type": "step",  "simulation_id": "sim", "data": {"number": 30}}\n'
+        append(tmp_path / "events.jsonl", spaced)
         stored = b"".join(checks.raw_lines(tmp_path))
+        assert stored.endswith(spaced)
         compress(rotated(tmp_path)[0])
         result = run("cat", "--json", tmp_path)
         assert result.exit_code == 0
@@ -168,6 +171,8 @@ class TestTail:
              "--poll-interval", "0.02", str(tmp_path)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            # Block-buffered stdout, as in a pipeline: output must be flushed by tail.
+            env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
         )  # fmt: skip
         assert process.stdout is not None
         lines: list[bytes] = []
@@ -214,7 +219,8 @@ class TestStats:
 
     def test_json_summary(self, mixed: Path) -> None:
         """stats --json gives the same figures as one JSON object."""
-        append(mixed / "events.jsonl", b"junk\n" + event_line(9))
+        earliest = Event(event_type="step", simulation_id="a", timestamp=BASE - timedelta(days=1))
+        append(mixed / "events.jsonl", b"junk\n" + earliest.model_dump_json().encode() + b"\n")
         result = run("stats", "--json", mixed)
         assert result.exit_code == 0
         summary = json.loads(result.stdout)
@@ -228,7 +234,8 @@ class TestStats:
             "DETAIL": 1,
         }
         assert summary["by_type"] == {"type0": 3, "type1": 2, "step": 1}
-        assert summary["first"] == "2024-05-01T12:00:00Z"
+        assert summary["first"] == "2024-04-30T12:00:00Z"
+        assert summary["last"] == "2024-05-01T12:04:00Z"
         assert summary["files"] == 1
         assert summary["live_file"] is True
 
