@@ -6,11 +6,14 @@ them), then the live ``events.jsonl``.  Lines are split on ``b"\\n"`` only,
 never with ``str.splitlines()``, which would also split on the U+2028 that
 orjson leaves raw inside strings.
 
-Reading goes on safely while writers write, rotate, compress and delete.  The
-live file is read through one open descriptor, so a rotation never loses its
-end; a file rotated away is recognised under its new name by its inode, or,
-once compressed, by its first line (the writer makes every file's first line
-unique, as log shippers expect), so no event is read twice.
+Reading goes on safely while writers write, rotate and compress.  The live
+file is read through one open descriptor, so a rotation never loses its end; a
+file rotated away is recognised under its new name by its inode, or, once
+compressed, by its first line (the writer makes every file's first line unique,
+as log shippers expect), so no event is read twice.  A directory listing is
+not a snapshot (``readdir()`` may miss a file created or renamed while it runs,
+yet return a newer one), so each look lists twice and trusts the second only
+up to the newest file of the first.
 """
 
 from __future__ import annotations
@@ -243,7 +246,9 @@ def follow_events(
     Each event is yielded once, in write order, including those in files
     rotated (and compressed) between two looks at the directory.  An
     unterminated last line is waited for until its newline arrives.  The
-    directory and ``events.jsonl`` may appear later.
+    directory and ``events.jsonl`` may appear later.  What retention deletes
+    (``max_files``, ``max_total_size``) before the follower reaches it is
+    missed: give a follower that may fall behind room in the retention limits.
 
     Following ends in one of two ways: *stop* is set, and the iterator ends
     after yielding every event complete on disk when it saw *stop* (so a writer
@@ -513,8 +518,8 @@ class _LiveFile:
 class _Scan:
     """One reading of a directory: what was read so far, and the live file held open.
 
-    ``passes()`` reads what is new each time it looks: rotated files not read
-    yet, oldest first, then the live file up to its last complete line.
+    Each ``look()`` reads what is new: rotated files not read yet, oldest
+    first, then the live file up to its last complete line.
     """
 
     def __init__(self, directory: Path, *, from_start: bool) -> None:
@@ -548,10 +553,11 @@ class _Scan:
         # Look at events.jsonl before listing: a rotation seen here has already
         # linked the rotated name, so the listings below contain it.
         rotated_away = live is not None and _inode_of(self.current) != live.inode
-        # readdir() may miss a file created while it runs, yet return a newer
-        # one.  A second listing holds every file that existed when the first
-        # ended: so it holds every file up to the newest of the first listing,
-        # and files past that wait for the next look.
+        # readdir() may miss a file created or renamed while it runs, yet
+        # return a newer one.  Every file up to the newest of a first listing
+        # existed when that listing ended, so a second one holds it (or the
+        # first did, if it was compressed meanwhile): together they are
+        # complete up to there.  Newer files wait for the next look.
         first = rotated_files(self.directory)
         newest = first[-1].key if first else ""
         skip = self._skip_existing
