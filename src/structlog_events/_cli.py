@@ -43,7 +43,6 @@ Exit status:
   {EXIT_INTERRUPTED}  interrupted with Ctrl-C (how tail -f is usually ended)
 """
 
-_TIME_WIDTH: Final = len("2024-01-01T00:00:00.000000Z")
 _LEVEL_WIDTH: Final = max(len(level.value) for level in VerbosityLevel)
 _TYPE_WIDTH: Final = 24
 
@@ -157,10 +156,13 @@ def cat(directory: Path, **options: Any) -> None:
     """
     printer = _Printer(as_json=options["as_json"], color=options["color"])
     items = scan(directory, follow=False)
-    for item in _kept_lines(items, options):
-        if isinstance(item, ScannedLine):
-            printer.print(item)
-    printer.flush()
+    try:
+        for item in _kept_lines(items, options):
+            if isinstance(item, ScannedLine):
+                printer.print(item)
+        printer.flush()
+    finally:
+        items.close()
 
 
 @cli.command(epilog=_EXIT_CODES_HELP)
@@ -217,7 +219,7 @@ def tail(directory: Path, count: int, follow: bool, poll_interval: float, **opti
         items.close()
 
 
-@cli.command(epilog=_EXIT_CODES_HELP)
+@cli.command(epilog=_EXIT_CODES_HELP, short_help="Summarise DIR: files, events, time span.")
 @click.argument("directory", metavar="DIR", type=_DIRECTORY)
 @click.option(
     "--top",
@@ -237,7 +239,7 @@ def stats(directory: Path, top: int, as_json: bool) -> None:
         click.echo(summary.render(top))
 
 
-@cli.command(epilog=_EXIT_CODES_HELP)
+@cli.command(epilog=_EXIT_CODES_HELP, short_help="Check that every line is a valid Event.")
 @click.argument("directory", metavar="DIR", type=_DIRECTORY)
 def validate(directory: Path) -> None:
     """Check that every line of DIR's event files is a valid Event.
@@ -264,7 +266,7 @@ def validate(directory: Path) -> None:
     click.echo(f"{lines} lines in {files} files: all valid events", err=True)
 
 
-@cli.command(epilog=_EXIT_CODES_HELP)
+@cli.command(epilog=_EXIT_CODES_HELP, short_help="Print the JSON Schema of Event.")
 def schema() -> None:
     """Print the JSON Schema of an event line, for downstream consumers."""
     click.echo(orjson.dumps(Event.model_json_schema(), option=orjson.OPT_INDENT_2).decode())
