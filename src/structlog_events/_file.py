@@ -273,16 +273,22 @@ class EventFile:
         loss.  Left as ``events.jsonl``, a later writer (this process restarted)
         would append behind them and acknowledge its lines, and the damage
         would sit before acknowledged lines instead of at the end of a file.
-        Under the process lock; a failure leaves the file open and flagged.
+        With *reopen*, the caller holds the process lock and has just followed
+        the disk, and a fresh ``events.jsonl`` is opened; without, the process
+        lock is taken and the file only renamed (at close).  A failure leaves
+        the file open and flagged.
         """
-        if self._fd is None or not self._fresh_file_needed or self._size <= 0:
+        if self._fd is None or not self._fresh_file_needed:
             return
-        if reopen:
-            self._rotate()
+        if reopen:  # under the process lock, the size just re-read
+            if self._size > 0:
+                self._rotate()
             return
         with self._process_lock():
+            # The size on disk, not this object's view: other writers' lines
+            # may be among the pages lost.
             on_disk = os.stat(self.path, follow_symlinks=False)
-            if (on_disk.st_dev, on_disk.st_ino) == self._inode:
+            if (on_disk.st_dev, on_disk.st_ino) == self._inode and on_disk.st_size > 0:
                 self._retire_current()
 
     def _fsync_current_locked(self) -> None:
@@ -299,6 +305,9 @@ class EventFile:
         except OSError as error:
             self._report_error(error)
             self._fail_unsynced(target)
+            # Even with none of this object's lines at stake: the page cache is
+            # the file's, and the pages lost may hold another writer's lines.
+            self._fresh_file_needed = True
         else:
             self._durable_seq = max(self._durable_seq, target)
 
@@ -306,8 +315,7 @@ class EventFile:
         """Count lines up to *target* not yet durable as failed (the fsyncgate rule).
 
         The file is then rotated away (see ``_retire_if_damaged``) and never
-        fsynced again.  With no line at stake there is nothing to abandon: the
-        failed fsync consumed the error, and a later one reports new errors.
+        fsynced again.
         """
         if target <= self._durable_seq:
             return
@@ -337,6 +345,9 @@ class EventFile:
     def _append_locked(self, lines: list[bytes]) -> int:
         counters = self._counters
         seq_before = self._written_seq
+        if self._fresh_file_needed and self._size == 0:
+            # An empty file holds no lost page: nothing to move away from.
+            self._fresh_file_needed = False
         index, count = 0, len(lines)
         while index < count:
             first = lines[index]

@@ -9,8 +9,10 @@ directory operations (create, link, unlink, rename) not yet made durable by an
 ``fsync`` of the directory only a prefix survives (a journal replays in order).
 
 A failed file ``fsync`` follows Linux (PostgreSQL's "fsyncgate"): the writes it
-covered are marked clean, so no later ``fsync`` makes them durable; what the
-disk holds there stays uncertain until the power loss decides it.
+covered, by any descriptor, are marked clean, so no later ``fsync`` makes them
+durable; what the disk holds there stays uncertain until the power loss decides
+it.  The error is reported once to each descriptor open when it happened (the
+kernel's ``errseq_t``), never to one opened later.
 
 ``FakeOs`` and ``FakeFcntl`` stand in for the ``os`` and ``fcntl`` modules as
 ``structlog_events._file`` uses them; ``FakeOs.crash_at`` raises ``PowerLoss``
@@ -62,6 +64,9 @@ class _Inode:
     #: Changes since ``base``, in order; those not ``committed`` are uncertain.
     changes: list[_Change] = field(default_factory=list)
     committed: int = 0  # changes[:committed] minus the lost ones are durable
+    #: Write-back errors so far (Linux's errseq_t): each open file description
+    #: that was open when one happened has its next fsync fail.
+    errors: int = 0
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,8 @@ class _Open:
     inode: int
     append: bool
     is_dir: bool = False
+    #: ``_Inode.errors`` when this description last reported (or was opened).
+    errors_seen: int = 0
 
 
 class _StatResult:
@@ -275,7 +282,9 @@ class FakeOs:
             disk.pending_dir_ops.append(("create", name, ino))
         elif flags & os.O_CREAT and flags & os.O_EXCL:
             raise FileExistsError(errno.EEXIST, "File exists", str(path))
-        return self._new_fd(_Open(ino, append=bool(flags & os.O_APPEND)))
+        handle = _Open(ino, append=bool(flags & os.O_APPEND))
+        handle.errors_seen = disk.inodes[ino].errors
+        return self._new_fd(handle)
 
     def close(self, fd: int) -> None:
         self._tick()
@@ -385,16 +394,21 @@ class FakeOs:
             return
         inode = disk.inodes[handle.inode]
         if disk.faults.fsync_error and disk.rng.random() < disk.faults.fsync_error:
+            # The write-back of every dirty page of the file failed, whoever
+            # wrote it: the page cache is per file, not per descriptor.
             for change in inode.changes[inode.committed :]:
                 change.lost = True
             inode.committed = len(inode.changes)
-            raise OSError(errno.EIO, "Input/output error")
-        if not any(change.lost for change in inode.changes):
+            inode.errors += 1
+        elif not any(change.lost for change in inode.changes):
             inode.base = bytes(inode.data)
             inode.changes = []
             inode.committed = 0
         else:
             inode.committed = len(inode.changes)
+        if handle.errors_seen < inode.errors:
+            handle.errors_seen = inode.errors
+            raise OSError(errno.EIO, "Input/output error")
 
 
 class FakeFcntl:

@@ -1,12 +1,13 @@
 """Simulated power loss: thousands of crash points on a model disk.
 
-Each seed runs a random workload (single lines fsynced one by one as in SYNC
-mode, batches as in queued mode, lines never fsynced, closes and reopens, a
-small ``max_file_size`` so files rotate) against ``EventFile`` on the model
-disk of ``model_fs``, cuts the power at a random OS call, materialises what the
-disk holds, and checks it; then a writer opens the directory (sometimes losing
-power again while it repairs), appends, and the directory is checked again.
-"""
+Each seed runs a random workload against ``EventFile`` on the model disk of
+``model_fs``: single lines fsynced one by one as in SYNC mode, batches as in
+queued mode, lines never fsynced, closes and reopens, a small
+``max_file_size`` so files rotate, and one writer or two taking turns (each
+following the other's rotations).  It cuts the power at a random OS call,
+materialises what the disk holds, and checks it; then a writer opens the
+directory (sometimes losing power again while it repairs), appends, and the
+directory is checked again."""
 
 from __future__ import annotations
 
@@ -82,11 +83,17 @@ def append_and_sync(event_file: EventFile, lines: list[bytes], history: History)
 
 
 def workload(rng: random.Random, history: History) -> None:
-    """Random appends, syncs, closes and reopens, until done or the power goes."""
+    """Random appends, syncs, closes and reopens, until done or the power goes.
+
+    Half the seeds run two writers on the directory, taking turns, so each
+    also follows the other's rotations.
+    """
     max_file_size = rng.choice([300, 700, 1500, 100_000])
-    event_file: EventFile | None = None
+    writers: list[EventFile | None] = [None] * rng.choice([1, 2])
     try:
         for _ in range(rng.randint(5, 60)):
+            which = rng.randrange(len(writers))
+            event_file = writers[which]
             if event_file is None:
                 try:
                     event_file = EventFile(
@@ -94,6 +101,7 @@ def workload(rng: random.Random, history: History) -> None:
                     )
                 except OSError:
                     continue  # an injected fault while opening: try again
+                writers[which] = event_file
             action = rng.random()
             if action < 0.55:
                 append_and_sync(event_file, [history.new_line(rng)], history)
@@ -104,14 +112,16 @@ def workload(rng: random.Random, history: History) -> None:
                 event_file.append([history.new_line(rng)])  # written, never fsynced
             else:
                 event_file.close()
-                event_file = None
-        if event_file is not None:
-            event_file.close()
+                writers[which] = None
+        for event_file in writers:
+            if event_file is not None:
+                event_file.close()
     finally:
-        if event_file is not None:
-            # Drop the object without touching the disk again: its descriptors
-            # are the model's, and the power is gone.
-            _file._live_files.discard(event_file)
+        for event_file in writers:
+            if event_file is not None:
+                # Drop the object without touching the disk again: its
+                # descriptors are the model's, and the power is gone.
+                _file._live_files.discard(event_file)
 
 
 def restart(history: History, rng: random.Random) -> None:
