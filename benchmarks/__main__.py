@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ._report import format_table, write_docs
+from ._report import format_table, format_targets, write_docs
 from ._runner import PROJECT_ROOT, Case, Plan, execute, summarize
 from .configs import REGISTRY, Kind, configurations
 
@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="RESULTS",
         help="only redraw docs/benchmarks.md and the chart from a results JSON",
+    )
+    parser.add_argument(
+        "--show",
+        type=Path,
+        metavar="RESULTS",
+        help="print the table and the targets of a results JSON, touching nothing",
     )
     parser.add_argument("--list", action="store_true", help="list the configurations and exit")
     return parser
@@ -199,8 +205,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{c.name:26s} {c.kind.value:10s} {c.label}")
         return 0
     if args.report:
-        results = json.loads(args.report.read_text())
-        write_docs(results)
+        write_docs(json.loads(args.report.read_text()))
+        return 0
+    if args.show:
+        results = json.loads(args.show.read_text())
+        print(format_table(results["summary"]))
+        print()
+        print(format_targets(results))
         return 0
     settings = _settings(args)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="structlog-events-bench-"))

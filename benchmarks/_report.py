@@ -311,6 +311,14 @@ def evaluate_targets(results: dict[str, Any]) -> list[Target]:
     return targets
 
 
+def format_targets(results: dict[str, Any]) -> str:
+    """The targets as plain text, one line each."""
+    verdicts = {True: "met", False: "MISSED", None: "not run"}
+    return "\n".join(
+        f"{verdicts[t.met]:8s} {t.measured:>24s}  {t.text}" for t in evaluate_targets(results)
+    )
+
+
 def _targets_table(results: dict[str, Any]) -> list[str]:
     lines = ["| target | measured (median of paired runs) | |", "|---|---:|---|"]
     for target in evaluate_targets(results):
