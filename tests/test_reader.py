@@ -109,6 +109,20 @@ class TestReadEvents:
             writer.emit(event)
         assert list(read_events(directory)) == [event]
 
+    def test_large_files_and_lines_longer_than_a_read(self, tmp_path: Path) -> None:
+        """Files of several MiB and a line longer than one read chunk come back whole."""
+        sizes = [300_000] * 7 + [1_500_000] + [300_000] * 7
+        with EventWriter(tmp_path, "s", mode="sync", max_file_size=1_000_000) as writer:
+            for number, size in enumerate(sizes):
+                log(writer, event="big", number=number, text=f"{number}" * size)
+        stored = checks.read_events(tmp_path)
+        compress(rotated(tmp_path)[1])
+        assert len(rotated(tmp_path)) >= 4
+        assert list(read_events(tmp_path)) == stored
+        stop = threading.Event()
+        stop.set()
+        assert list(follow_events(tmp_path, stop=stop)) == stored
+
     def test_line_separator_inside_a_string_does_not_split_the_line(self, tmp_path: Path) -> None:
         """U+2028 and U+2029, raw in the file, stay inside their event."""
         with EventWriter(tmp_path, "s", mode="sync") as writer:

@@ -9,8 +9,8 @@ orjson leaves raw inside strings.
 Reading goes on safely while writers write, rotate and compress.  The live
 file is read through one open descriptor, so a rotation never loses its end; a
 file rotated away is recognised under its new name by its inode, or, once
-compressed, by its first line (the writer makes every file's first line unique,
-as log shippers expect), so no event is read twice.  A directory listing is
+compressed, by its first bytes (the writer makes every file's first line
+unique, as log shippers expect), so no event is read twice.  A directory listing is
 not a snapshot (``readdir()`` may miss a file created or renamed while it runs,
 yet return a newer one), so each look lists twice and trusts the second only
 up to the newest file of the first.
@@ -49,6 +49,9 @@ MAX_KEPT_PROBLEMS: Final = 1000
 #: Looks in a row that may leave the live file unread because a listing was
 #: incomplete (files created or compressed while it ran); the next one reads it.
 _PATIENCE: Final = 3
+
+#: Bytes at the start of a file that identify it, as log shippers fingerprint files.
+_HEAD: Final = 4096
 
 #: Files a scan remembers having read, to never read one twice (see ``_Scan``).
 _REMEMBERED_FILES: Final = 64
@@ -486,7 +489,7 @@ def describe_invalid(raw: bytes, error: ValidationError) -> str:
 class _LiveFile:
     """``events.jsonl`` as the scan holds it open: where it is, what was read of it."""
 
-    __slots__ = ("_first_line", "fd", "inode", "line_number", "offset", "path")
+    __slots__ = ("fd", "inode", "line_number", "offset", "path")
 
     def __init__(self, fd: int, inode: int, path: Path) -> None:
         self.fd = fd
@@ -496,20 +499,10 @@ class _LiveFile:
         #: tail cut by the next writer and replaced by new lines reads right.
         self.offset = 0
         self.line_number = 0
-        self._first_line: bytes | None = None
 
-    def first_line(self) -> bytes | None:
-        """The file's first complete line, or ``None`` while it has none."""
-        if self._first_line is None:
-            for line, terminated in _split_lines(_reader_at(self.fd, 0)):
-                if terminated:
-                    self._first_line = line
-                break
-        return self._first_line
-
-    def remember_first_line(self, line: bytes) -> None:
-        if self._first_line is None:
-            self._first_line = line
+    def head(self) -> bytes:
+        """The file's first ``_HEAD`` bytes, fewer while it is shorter: what identifies it."""
+        return _read_head(lambda size, done: os.pread(self.fd, size, done))
 
     def close(self) -> None:
         os.close(self.fd)
@@ -533,10 +526,11 @@ class _Scan:
         self.live_closed = False
         #: The last look left rotated files for the next one (see ``look``).
         self.deferred = False
-        #: First lines of the last files read (or skipped): one may turn up
-        #: again under another name, compressed, or still as ``events.jsonl``
-        #: in the middle of its rotation.  The writer makes first lines unique;
-        #: inodes are not, once a file is deleted.
+        #: Heads (first ``_HEAD`` bytes) of the last files read or skipped: one
+        #: may turn up again under another name, compressed, or still as
+        #: ``events.jsonl`` in the middle of its rotation.  Event ids make
+        #: heads unique (the first line alone already is, unless one event is
+        #: emitted twice); inodes are not, once a file is deleted.
         self._finished: deque[bytes] = deque(maxlen=_REMEMBERED_FILES)
 
     def look(self, *, final: bool, patient: bool = False) -> Iterator[ScanItem]:
@@ -594,13 +588,10 @@ class _Scan:
         try:
             info = os.fstat(fd)
             live = _LiveFile(fd, info.st_ino, self.current)
-            first_line = live.first_line()
             # A file read already, under its rotated name or as the live file
             # before: a rotation is between its link() and its unlink() (or
             # crashed there), or was when the file was opened.
-            if not stat.S_ISREG(info.st_mode) or (
-                first_line is not None and first_line in self._finished
-            ):
+            if not stat.S_ISREG(info.st_mode) or live.head() in self._finished:
                 os.close(fd)
                 return None
             if self._skip_existing:
@@ -622,22 +613,21 @@ class _Scan:
         number = 0
         with stream:
             try:
-                lines = _split_lines(lambda: stream.read(_CHUNK))
-                first = next(lines, None)
-                if first is None:
-                    return
-                if first[1] and first[0] in self._finished:
+                head = _read_head(lambda size, done: stream.read(size))
+                if not head or head in self._finished:
                     return  # read already: through the live descriptor, or under another name
-                if live is not None and first[1] and first[0] == live.first_line():
+                if live is not None and head == live.head():
                     # The live file, compressed since it was rotated: read the
                     # rest through the descriptor, which knows what was read.
                     yield from self._close_live(path)
                     return
-                if first[1]:
-                    self._finished.append(first[0])
+                self._finished.append(head)
                 if skip:
                     return
-                for line, terminated in _chain_first(first, lines):
+                unread = [head]
+                for line, terminated in _split_lines(
+                    lambda: unread.pop() if unread else stream.read(_CHUNK)
+                ):
                     number += 1
                     if terminated:
                         yield parse_line(path, number, line)
@@ -661,8 +651,6 @@ class _Scan:
                 return
             live.offset += len(line) + 1
             live.line_number += 1
-            if live.line_number == 1:
-                live.remember_first_line(line)
             yield parse_line(live.path, live.line_number, line)
 
     def _close_live(self, path: Path) -> Iterator[ScanItem]:
@@ -679,9 +667,9 @@ class _Scan:
                     path, live.line_number + 1, "unterminated last line of a rotated file"
                 )
         finally:
-            first_line = live.first_line()
-            if first_line is not None:
-                self._finished.append(first_line)
+            head = live.head()
+            if head:
+                self._finished.append(head)
             self._live = None
             self.live_closed = True
             live.close()
@@ -699,11 +687,20 @@ def _reader_at(fd: int, position: int) -> Callable[[], bytes]:
     return read
 
 
-def _chain_first(
-    first: tuple[bytes, bool], rest: Iterator[tuple[bytes, bool]]
-) -> Iterator[tuple[bytes, bool]]:
-    yield first
-    yield from rest
+def _read_head(read: Callable[[int, int], bytes]) -> bytes:
+    """Return the first ``_HEAD`` bytes of a file, fewer if it is shorter.
+
+    Args:
+        read: ``read(size, done)`` returns at most *size* bytes following the
+            *done* bytes read so far; ``b""`` at the end.
+    """
+    head = b""
+    while len(head) < _HEAD:
+        data = read(_HEAD - len(head), len(head))
+        if not data:
+            break
+        head += data
+    return head
 
 
 def _inode_of(path: Path) -> int:
