@@ -6,11 +6,10 @@ directory's ``.events.lock``, so several writers (threads, processes) share one
 directory safely: under the lock the file's inode and size are re-read, which
 also notices a rotation done by another writer or by logrotate.
 
-Rotation renames ``events.jsonl`` to ``events_<UTC time>.jsonl``.  The rename
-is a ``link()`` to the new name followed by an ``unlink()`` of the old, because
-``link()`` refuses a name that already exists while ``rename()`` would replace
-it; a crash between the two leaves the same file under both names, which the
-next open repairs.
+Rotation renames ``events.jsonl`` to ``events_<UTC time>.jsonl``, a name
+checked to be free under the directory lock.  (Earlier versions linked the new
+name and then unlinked the old; a crash between the two left the same file
+under both names, which the next open still repairs.)
 
 What survives a crash, and why (``docs/guarantees.md`` names the tests):
 
@@ -20,7 +19,7 @@ What survives a crash, and why (``docs/guarantees.md`` names the tests):
 - A file's directory entry is made durable (``fsync`` of the directory) after
   every open, before any line is written to it, so the fsync of a line never
   acknowledges a file that a power loss could unlink; the same fsync persists
-  the link/unlink of the rotation that preceded it.
+  the rename of the rotation that preceded it.
 - A failed ``fsync`` is never retried into success (the kernel may have dropped
   the pages and would not report it twice): every line of that file not yet
   durable is moved from written to failed, the file is rotated away at once
@@ -60,7 +59,6 @@ _ROTATED_FORMAT: Final = "events_%Y-%m-%d_%H-%M-%S-%f.jsonl"
 # device planted at the name must fail or return at once, never hang; it has no
 # effect on regular files.
 _OPEN_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-_LINK_UNSUPPORTED: Final = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
 _TAIL_CHUNK: Final = 64 * 1024
 _OPEN_ATTEMPTS: Final = 100
 
@@ -435,28 +433,21 @@ class EventFile:
         If ``events.jsonl`` is gone meanwhile, a tool that does not take the
         lock (logrotate) renamed it away: it is retired already.
         """
+        # rename(), not link() + unlink(): shippers (Fluent Bit, tail -F) see a
+        # move of the file they follow, never the deletion of its name.  rename()
+        # would replace an existing name, so the name is checked first; every
+        # writer rotates under the directory lock, so none can take it between.
         stamp = datetime.now(UTC)
+        while True:
+            name = stamp.strftime(_ROTATED_FORMAT)
+            if name > self._last_rotated_name and not _exists(self.directory / name):
+                break
+            stamp += timedelta(microseconds=1)
         try:
-            while True:
-                name = stamp.strftime(_ROTATED_FORMAT)
-                if name > self._last_rotated_name:
-                    try:
-                        os.link(self.path, self.directory / name, follow_symlinks=False)
-                        break
-                    except FileExistsError:
-                        pass
-                    except OSError as error:
-                        if error.errno not in _LINK_UNSUPPORTED:
-                            raise
-                        if not _exists(self.directory / name):
-                            os.rename(self.path, self.directory / name)
-                            self._retired_as(name)
-                            return
-                stamp += timedelta(microseconds=1)
-            self._retired_as(name)
-            os.unlink(self.path)
+            os.rename(self.path, self.directory / name)
         except FileNotFoundError:
-            pass
+            return
+        self._retired_as(name)
 
     def _retired_as(self, name: str) -> None:
         self._last_rotated_name = name
