@@ -20,26 +20,85 @@ from ._options import Overflow
 from ._report import report
 from ._stats import Counters
 
+#: Longest a SYNC leader waits for the rest of its group (see ``SyncSink._gather``).
+GATHER_SECONDS: Final = 0.0002
+
 
 class SyncSink:
-    """Writes and fsyncs each line in the caller's thread before returning.
+    """Writes and fsyncs each line before ``submit`` returns, committing in groups.
 
-    Concurrent callers share ``fsync`` calls (group commit, see
-    ``EventFile.sync_through``): each returns once an ``fsync`` that started
-    after its line was written has completed.
+    A caller adds its line to a pending list.  If no commit is running it
+    becomes the leader: it takes every pending line, writes them with one
+    ``write()`` and runs one ``fsync``, then wakes all waiting callers at once.
+    Callers that arrive while a commit runs wait for it; those whose lines it
+    did not cover elect the next leader, which takes all of their lines
+    together.  So N threads share one ``fsync`` per commit instead of queueing
+    N of them (writes to a file under ``fsync`` would wait anyway).
     """
 
     def __init__(self, event_file: EventFile) -> None:
         self._file = event_file
+        self._init_locks()
+        _live_sync_sinks.add(self)
+
+    def _init_locks(self) -> None:
+        self._state = threading.Condition(threading.Lock())
+        self._pending: list[bytes] = []
+        self._submitted = 0
+        self._committed = 0
+        self._committing = False
+        self._last_batch = 1
+        self._gather_until = 0  # while a leader gathers: the batch size it waits for
 
     def submit(self, line: bytes) -> None:
+        state = self._state
+        with state:
+            self._pending.append(line)
+            self._submitted += 1
+            ticket = self._submitted
+            if self._gather_until and len(self._pending) >= self._gather_until:
+                state.notify_all()
+            while self._committed < ticket:
+                if self._committing:
+                    state.wait()
+                    continue
+                self._committing = True
+                self._gather()
+                batch, self._pending = self._pending, []
+                self._last_batch = len(batch)
+                through = self._submitted
+                state.release()
+                try:
+                    self._commit(batch)
+                finally:
+                    state.acquire()
+                    self._committing = False
+                    self._committed = through
+                    state.notify_all()
+
+    def _gather(self) -> None:
+        """Give the callers of the last group a moment to join this one.
+
+        When the last commit covered several callers, they all return at once
+        and log again; the first one back would otherwise commit alone while
+        the rest wait out its ``fsync``.  So it waits, a fraction of one
+        ``fsync`` at most, until as many lines are pending as the last commit
+        had.  A lone caller never waits.
+        """
+        if self._last_batch > 1 and len(self._pending) < self._last_batch:
+            self._gather_until = self._last_batch
+            self._state.wait(GATHER_SECONDS)
+            self._gather_until = 0
+
+    def _commit(self, batch: list[bytes]) -> None:
+        """Write and fsync *batch*, outside the state lock; never raises."""
         # The file turns I/O errors into counts; anything else it raises (a bug,
         # MemoryError) is counted here, since a log call must never raise.
         try:
-            seq = self._file.append([line])
+            seq = self._file.append(batch)
         except Exception as error:
-            self._file.count_failed(1)
-            report(f"append:{type(error).__name__}", f"event not written: {error!r}")
+            self._file.count_failed(len(batch))
+            report(f"append:{type(error).__name__}", f"events not written: {error!r}")
             return
         if seq:
             try:
@@ -53,6 +112,14 @@ class SyncSink:
     def close(self, timeout: float | None = None) -> bool:
         self._file.close()
         return True
+
+    def _after_fork_in_child(self) -> None:
+        # A parent thread may have held the lock at fork(); its pending lines
+        # are the parent's to write.
+        self._init_locks()
+
+
+_live_sync_sinks: weakref.WeakSet[SyncSink] = weakref.WeakSet()
 
 
 class _Flush:
@@ -339,6 +406,8 @@ def _drain_at_exit() -> None:
 def _after_fork_in_child() -> None:
     for sink in list(_live_sinks):
         sink._after_fork_in_child()
+    for sync_sink in list(_live_sync_sinks):
+        sync_sink._after_fork_in_child()
 
 
 atexit.register(_drain_at_exit)
