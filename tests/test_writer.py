@@ -447,6 +447,21 @@ class TestBadOptions:
             EventWriter(out, "s", mode="sync")
         assert target.read_text() == "keep me\n"
 
+    @pytest.mark.parametrize("plant", ["fifo", "hard link"])
+    def test_fifo_or_hard_link_at_events_jsonl_is_refused(self, tmp_path: Path, plant: str) -> None:
+        """A FIFO or a foreign hard link at events.jsonl is a ValueError, not a hang or a write."""
+        out = tmp_path / "out"
+        out.mkdir()
+        if plant == "fifo":
+            os.mkfifo(out / "events.jsonl")
+        else:
+            (tmp_path / "precious").write_text("keep me\n")
+            os.link(tmp_path / "precious", out / "events.jsonl")
+        with pytest.raises(ValueError, match="not a plain file of its own"):
+            EventWriter(out, "s", mode="sync")
+        if plant == "hard link":
+            assert (tmp_path / "precious").read_text() == "keep me\n"
+
 
 class TestRunTimeErrors:
     def test_unserializable_values_use_a_fallback(self, tmp_path: Path, mode: WriteMode) -> None:

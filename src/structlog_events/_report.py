@@ -8,6 +8,7 @@ recurring one such as queue overflow.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -36,6 +37,14 @@ def report(key: str, message: str, *, every: float | None = None) -> None:
         sys.stderr.flush()
     except Exception:  # stderr itself is gone: nowhere left to report
         pass
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def forget_reports() -> None:

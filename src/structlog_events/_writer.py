@@ -6,6 +6,7 @@ import asyncio
 import errno
 import os
 import threading
+import weakref
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -113,6 +114,7 @@ class EventWriter:
         self._mapper = RecordMapper(simulation_id, levels)
         self._counters = Counters()
         self._fallback_lock = threading.Lock()
+        _live_writers.add(self)
         self._retention = Retention(
             self.output_dir,
             max_files=max_files,
@@ -130,11 +132,13 @@ class EventWriter:
                 after_rotation=self._retention.after_rotation,
             )
         except OSError as error:
-            if error.errno == errno.ELOOP:
+            self._retention.close(0)
+            if error.errno in (errno.ELOOP, errno.EINVAL):
+                # ELOOP: a symbolic link; EINVAL: a FIFO, device or foreign hard link.
                 raise ValueError(
-                    f"{self.output_dir / CURRENT_NAME} (or .events.lock) is a symbolic "
-                    "link; refusing to write through it: remove it or choose another "
-                    "output_dir"
+                    f"{self.output_dir / CURRENT_NAME} (or .events.lock) is not a plain "
+                    f"file of its own ({error.strerror}); refusing to write through it: "
+                    "remove it or choose another output_dir"
                 ) from error
             raise
         self._sink: Sink = (
@@ -288,3 +292,15 @@ def _make_directory(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for created in missing:
         fsync_directory(created.parent)
+
+
+_live_writers: weakref.WeakSet[EventWriter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # Another thread may have held the lock at fork(): the child gets a fresh one.
+    for writer in list(_live_writers):
+        writer._fallback_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
