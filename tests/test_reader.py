@@ -23,11 +23,11 @@ from structlog_events import (
     Event,
     EventWriter,
     VerbosityLevel,
-    _reader,
+    _scan,
     follow_events,
     read_events,
 )
-from structlog_events._reader import CAUGHT_UP, RotatedFile, ScanItem, ScannedLine, scan
+from structlog_events._scan import CAUGHT_UP, RotatedFile, ScanItem, ScannedLine, scan
 
 from . import checks
 from .strategies import aware_datetimes, json_data, unicode_text
@@ -431,9 +431,9 @@ class TestIncompleteListings:
                 hidden = pending.pop(0) if pending else set()
                 return [file for file in real_listing(directory) if file.key not in hidden]
 
-            monkeypatch.setattr(_reader, "rotated_files", listing)
+            monkeypatch.setattr(_scan, "rotated_files", listing)
 
-        real_listing = _reader.rotated_files
+        real_listing = _scan.rotated_files
         return hide
 
     def test_file_missed_by_a_listing_is_read_in_its_place(
@@ -464,10 +464,10 @@ class TestIncompleteListings:
     ) -> None:
         """A plain file gone by the time it is opened is read from its ``.gz``."""
         fill(tmp_path, 30)
-        stale = _reader.rotated_files(tmp_path)
+        stale = _scan.rotated_files(tmp_path)
         for path in rotated(tmp_path):
             compress(path)
-        monkeypatch.setattr(_reader, "rotated_files", lambda directory: stale)
+        monkeypatch.setattr(_scan, "rotated_files", lambda directory: stale)
         assert numbers(read_events(tmp_path)) == list(range(30))
 
     def test_file_read_under_its_rotated_name_is_not_read_again_as_live(

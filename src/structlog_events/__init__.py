@@ -10,7 +10,8 @@ from __future__ import annotations
 from ._event import Event, new_event_id
 from ._filtering import make_filtering_bound_logger
 from ._options import Overflow, WriteMode
-from ._reader import EventStream, LineProblem, follow_events, read_events
+from ._reader import EventStream, follow_events, read_events
+from ._scan import LineProblem
 from ._signals import install_signal_handlers
 from ._stats import WriterStats
 from ._stdlib import EventHandler, bridge_stdlib_logging

@@ -16,15 +16,8 @@ import orjson
 
 from ._event import Event
 from ._file import CURRENT_NAME
-from ._reader import (
-    CaughtUp,
-    LineProblem,
-    ScanItem,
-    ScannedLine,
-    event_files,
-    event_filter,
-    scan,
-)
+from ._reader import event_filter
+from ._scan import CaughtUp, LineProblem, ScanItem, ScannedLine, event_files, scan
 from ._verbosity import VerbosityLevel
 
 #: Exit status of a run that found corrupt lines (validate), or stopped at one (cat, tail).
