@@ -26,7 +26,8 @@ What survives a crash, and why (``docs/guarantees.md`` names the tests):
   (so no later line lands behind a region a power loss may have garbled), and
   writing continues in a fresh ``events.jsonl``.
 - At open the file is cut back to its last intact line: a torn last line, and
-  lines a power loss damaged (not JSON objects), were never acknowledged.
+  lines a power loss damaged (not JSON objects), were never acknowledged
+  (``_recovery`` does the repairs).
 """
 
 from __future__ import annotations
@@ -44,8 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-import orjson
-
+from ._recovery import cut_damaged_lines, repair_interrupted_rotation, repair_tail
 from ._report import report
 from ._stats import Counters
 
@@ -59,13 +59,7 @@ _ROTATED_FORMAT: Final = "events_%Y-%m-%d_%H-%M-%S-%f.jsonl"
 # device planted at the name must fail or return at once, never hang; it has no
 # effect on regular files.
 _OPEN_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-_TAIL_CHUNK: Final = 64 * 1024
 _OPEN_ATTEMPTS: Final = 100
-
-#: Bytes at the end of ``events.jsonl`` checked line by line when a writer opens
-#: it.  Writes a power loss can damage are those not yet fsynced: one call's
-#: lines in SYNC mode, at most ``_sinks.SYNC_EVERY_BYTES`` in queued mode.
-RECOVERY_SCAN_BYTES: Final = 4 * 1024 * 1024
 
 _live_files: weakref.WeakSet[EventFile] = weakref.WeakSet()
 
@@ -467,13 +461,14 @@ class EventFile:
             OSError: see the class; or the repair or the directory fsync failed,
                 in which case nothing is left open.
         """
-        self._repair_interrupted_rotation()
+        if repair_interrupted_rotation(self.path, self.directory, ROTATED_PATTERN):
+            fsync_directory(self.directory)
         fd = self._open_fd(create=create)
         try:
             info = _safe_file_status(fd, self.path)
-            size = self._repair_tail(fd, info.st_size)
+            size = repair_tail(fd, self.path, info.st_size)
             if recover:
-                size = self._cut_damaged_lines(fd, size)
+                size = cut_damaged_lines(fd, self.path, size)
             # Before any line goes in: an fsync of the file alone does not make
             # its name durable, nor the rotation that made room for it.
             fsync_directory(self.directory)
@@ -524,85 +519,7 @@ class EventFile:
             self._open(create=True)
             return
         if on_disk.st_size != self._size:
-            self._size = self._repair_tail(self._fd, on_disk.st_size)
-
-    def _repair_tail(self, fd: int, size: int) -> int:
-        """Cut a torn last line (no final newline) back to the last complete line.
-
-        Such a line was never acknowledged: its writer died mid-write.
-        """
-        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
-            return size
-        end = size
-        while end > 0:
-            start = max(0, end - _TAIL_CHUNK)
-            block = os.pread(fd, end - start, start)
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                end = start + newline + 1
-                break
-            end = start
-        self._cut(fd, end)
-        report(
-            f"torn:{self.path}",
-            f"{self.path}: cut {size - end} bytes of an incomplete last line "
-            "(a write interrupted by a crash, never acknowledged)",
-        )
-        return end
-
-    def _cut_damaged_lines(self, fd: int, size: int) -> int:
-        """Cut the file back to before its first damaged line among the last lines.
-
-        A power loss can leave writes that were never fsynced as garbage or
-        zeros; every line after such a write was never fsynced either, so
-        cutting from the first line that is not a JSON object loses nothing
-        acknowledged.  Only the last ``RECOVERY_SCAN_BYTES`` are checked: older
-        lines were fsynced long ago.
-        """
-        start = max(0, size - RECOVERY_SCAN_BYTES)
-        block = os.pread(fd, size - start, start)
-        offset = 0
-        if start:
-            # The line the window starts inside is not judged: it is old.
-            offset = block.find(b"\n") + 1
-            if offset == 0:
-                return size  # one line longer than the window: nothing to judge
-        while offset < len(block):
-            end = block.find(b"\n", offset)
-            if end < 0:
-                break
-            if not _is_json_object(block[offset:end]):
-                self._cut(fd, start + offset)
-                report(
-                    f"damaged:{self.path}",
-                    f"{self.path}: cut {size - start - offset} bytes from a damaged line on "
-                    "(writes a power loss interrupted before their fsync, never acknowledged)",
-                )
-                return start + offset
-            offset = end + 1
-        return size
-
-    @staticmethod
-    def _cut(fd: int, size: int) -> None:
-        os.ftruncate(fd, size)
-        os.fsync(fd)
-
-    def _repair_interrupted_rotation(self) -> None:
-        """Drop ``events.jsonl`` if it is also linked under a rotated name (crash mid-rotation)."""
-        try:
-            info = os.stat(self.path, follow_symlinks=False)
-        except FileNotFoundError:
-            return
-        if info.st_nlink < 2 or not stat.S_ISREG(info.st_mode):
-            return
-        with os.scandir(self.directory) as entries:
-            leftover = any(
-                ROTATED_PATTERN.match(entry.name) and entry.inode() == info.st_ino
-                for entry in entries
-            )
-        if leftover:
-            os.unlink(self.path)
-            fsync_directory(self.directory)
+            self._size = repair_tail(self._fd, self.path, on_disk.st_size)
 
     # -- the process lock ------------------------------------------------------
 
@@ -675,13 +592,6 @@ def _safe_file_status(fd: int, path: Path) -> os.stat_result:
     if info.st_nlink > 1:
         raise OSError(errno.EINVAL, f"{path} has another hard link; refusing to write to it")
     return info
-
-
-def _is_json_object(line: bytes) -> bool:
-    try:
-        return isinstance(orjson.loads(line), dict)
-    except orjson.JSONDecodeError:
-        return False
 
 
 def _exists(path: Path) -> bool:

@@ -15,7 +15,7 @@ it.  The error is reported once to each descriptor open when it happened (the
 kernel's ``errseq_t``), never to one opened later.
 
 ``FakeOs`` and ``FakeFcntl`` stand in for the ``os`` and ``fcntl`` modules as
-``structlog_events._file`` uses them; ``FakeOs.crash_at`` raises ``PowerLoss``
+``structlog_events._file`` and ``_recovery`` use them; ``FakeOs.crash_at`` raises ``PowerLoss``
 from the n-th call, the moment the power goes.
 """
 
@@ -214,7 +214,7 @@ class _DirEntry:
 
 
 class FakeOs:
-    """The calls ``structlog_events._file`` makes of ``os``, on a ``ModelDisk``.
+    """The calls ``structlog_events._file`` and ``_recovery`` make of ``os``, on a ``ModelDisk``.
 
     Args:
         disk: the model disk.

@@ -1,9 +1,9 @@
 """Injected I/O errors: failing and short ``write()``, failing ``fsync()``.
 
-The calls ``structlog_events._file`` makes go through ``FlakyOs``, which fails
-a random share of them (seeded).  Whatever fails, every line on disk is whole,
-the counters add up, and an event covered by a failed ``fsync`` is never
-reported durable (the PostgreSQL "fsyncgate" rule).
+The calls ``structlog_events._file`` and ``_recovery`` make go through
+``FlakyOs``, which fails a random share of them (seeded).  Whatever fails,
+every line on disk is whole, the counters add up, and an event covered by a
+failed ``fsync`` is never reported durable (the PostgreSQL "fsyncgate" rule).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from structlog import DropEvent
 
-from structlog_events import EventWriter, WriteMode, _file
+from structlog_events import EventWriter, WriteMode, _file, _recovery
 from structlog_events._file import CURRENT_NAME, EventFile
 from structlog_events._stats import Counters
 
@@ -66,6 +66,12 @@ class FlakyOs:
         self.fsync_log.append(True)
 
 
+def use_os(monkeypatch: pytest.MonkeyPatch, fake: object) -> None:
+    """Route the OS calls of the event file and of its repairs through *fake*."""
+    for module in (_file, _recovery):
+        monkeypatch.setattr(module, "os", fake)
+
+
 def log(writer: EventWriter, src: str, n: int) -> None:
     with contextlib.suppress(DropEvent):
         writer(None, "info", {"event": "tick", "src": src, "n": n})
@@ -79,7 +85,7 @@ class TestWriteErrors:
     ) -> None:
         """With writes failing or short at random, lines stay whole and counts are exact."""
         flaky = FlakyOs(seed, write_error=0.03, short_write=0.05)
-        monkeypatch.setattr(_file, "os", flaky)
+        use_os(monkeypatch, flaky)
         writer = EventWriter(tmp_path, "sim", mode=mode, max_file_size=8192, overflow="block")
         for n in range(EVENTS):
             log(writer, "flaky", n)
@@ -105,7 +111,7 @@ class TestFsyncErrors:
     ) -> None:
         """Lines covered by a failed fsync are failed, and no acknowledged line follows them."""
         flaky = FlakyOs(seed, fsync_error=0.05, write_error=0.01, short_write=0.02)
-        monkeypatch.setattr(_file, "os", flaky)
+        use_os(monkeypatch, flaky)
         counters = Counters()
         event_file = EventFile(tmp_path, max_file_size=4096, counters=counters)
         acked: set[int] = set()
@@ -141,7 +147,7 @@ class TestFsyncErrors:
     ) -> None:
         """fsyncgate: line 1's fsync failed; line 2's succeeds; line 1 stays unacknowledged."""
         flaky = FlakyOs(0)
-        monkeypatch.setattr(_file, "os", flaky)
+        use_os(monkeypatch, flaky)
         counters = Counters()
         event_file = EventFile(tmp_path, max_file_size=10**6, counters=counters)
         assert event_file.append([b'{"n":1}\n']) == 1
@@ -164,7 +170,7 @@ class TestFsyncErrors:
     ) -> None:
         """A file whose last fsync failed is not left as events.jsonl for the next writer."""
         flaky = FlakyOs(0)
-        monkeypatch.setattr(_file, "os", flaky)
+        use_os(monkeypatch, flaky)
         counters = Counters()
         event_file = EventFile(tmp_path, max_file_size=10**6, counters=counters)
         event_file.append([b'{"n":1}\n'])
@@ -191,7 +197,7 @@ class TestUnexpectedErrors:
                 return os.write(fd, data)
 
         writer = EventWriter(tmp_path, "sim", mode=mode)
-        monkeypatch.setattr(_file, "os", RaisingOnce(0))
+        use_os(monkeypatch, RaisingOnce(0))
         log(writer, "x", 0)
         assert writer.flush(timeout=30)
         log(writer, "x", 1)

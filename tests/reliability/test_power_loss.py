@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
-from structlog_events import _file
+from structlog_events import _file, _recovery
 from structlog_events._file import CURRENT_NAME, ROTATED_PATTERN, EventFile
 from structlog_events._stats import Counters
 
@@ -55,19 +55,33 @@ class History:
         return line
 
 
+#: The modules whose OS calls run on the model disk: the event file and its repairs.
+MODEL_MODULES = (_file, _recovery)
+
+
 @contextlib.contextmanager
 def model_os(fake: FakeOs, **replaced: Any) -> Iterator[None]:
-    """Run ``structlog_events._file`` on the model disk (and with *replaced* names)."""
-    saved = {name: getattr(_file, name) for name in ("os", "fcntl", *replaced)}
-    _file.os = fake  # type: ignore[assignment]
-    _file.fcntl = FakeFcntl(fake)  # type: ignore[assignment]
-    for name, value in replaced.items():
-        setattr(_file, name, value)
+    """Run ``MODEL_MODULES`` on the model disk (and with *replaced* names).
+
+    Each name is replaced in every one of them that has it; a name none has
+    is an error, so a control build never silently keeps its safeguard.
+    """
+    values = {"os": fake, "fcntl": FakeFcntl(fake), **replaced}
+    saved = [
+        (module, name, getattr(module, name))
+        for module in MODEL_MODULES
+        for name in values
+        if hasattr(module, name)
+    ]
+    missing = set(values) - {name for _, name, _ in saved}
+    assert not missing, f"no module to replace {sorted(missing)} in"
+    for module, name, _ in saved:
+        setattr(module, name, values[name])
     try:
         yield
     finally:
-        for name, value in saved.items():
-            setattr(_file, name, value)
+        for module, name, value in saved:
+            setattr(module, name, value)
 
 
 def append_and_sync(event_file: EventFile, lines: list[bytes], history: History) -> None:

@@ -16,7 +16,7 @@ import orjson
 from structlog import DropEvent
 
 from structlog_events import EventWriter
-from structlog_events._file import RECOVERY_SCAN_BYTES
+from structlog_events._recovery import RECOVERY_SCAN_BYTES
 
 from .helpers import check_event_dir, keys
 
