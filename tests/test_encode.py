@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,6 +58,30 @@ class TestFastPath:
         event = Event(event_type="e", simulation_id="s", timestamp=datetime(2024, 1, 1))
         line, _ = encode_record(record_of_event(event))
         assert line == event.model_dump_json().encode() + b"\n"
+
+    @pytest.mark.parametrize("data", ["{'n': 1}", "{'bad': 2**70}"])
+    def test_lines_hold_no_spare_buffer(self, data: str) -> None:
+        """20,000 queued lines of ~250 bytes take a few MB, not orjson's 4 KiB buffer each."""
+        script = f"""
+from structlog_events import Event
+from structlog_events._encode import encode_record
+from structlog_events._mapping import record_of_event
+
+def rss_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+
+record = record_of_event(Event(event_type="e", simulation_id="s", data={data}))
+before = rss_kib()
+lines = [encode_record(record)[0] for _ in range(20_000)]
+print(rss_kib() - before)
+"""
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+        )
+        growth_mib = int(result.stdout) / 1024
+        assert growth_mib < 20, f"{growth_mib:.0f} MiB for 20,000 lines"
 
 
 class TestFallbacks:

@@ -24,8 +24,8 @@ from typing import Any, Final
 import orjson
 from pydantic import BaseModel
 
-#: ``Z`` for UTC like pydantic; the newline comes from orjson, not a concatenation.
-OPTIONS: Final = orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE
+#: ``Z`` for UTC like pydantic.  No OPT_APPEND_NEWLINE: see ``encode_record``.
+OPTIONS: Final = orjson.OPT_UTC_Z
 
 #: Deeper structures are cut off (orjson's own limit is 254).
 MAX_DEPTH: Final = 200
@@ -46,12 +46,16 @@ def encode_record(record: Mapping[str, Any]) -> tuple[bytes, bool]:
             left); the writer counts such an event as failed.
     """
     try:
-        return orjson.dumps(record, option=OPTIONS), False
+        # The newline is concatenated rather than asked of orjson: the result is
+        # then a fresh, exactly sized bytes object.  orjson's own result keeps
+        # its ~4 KiB working buffer, which a queue of 10,000 lines turns into
+        # ~40 MB of resident memory.
+        return orjson.dumps(record, option=OPTIONS) + b"\n", False
     except (TypeError, ValueError, RecursionError):
         # orjson.JSONEncodeError subclasses TypeError.
         pass
     safe = _json_safe(record, 0, set())
-    return orjson.dumps(safe, option=OPTIONS), True
+    return orjson.dumps(safe, option=OPTIONS) + b"\n", True
 
 
 def _json_safe(value: Any, depth: int, path: set[int]) -> Any:
