@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import structlog
 
-from structlog_events import EventWriter, make_filtering_bound_logger
+from structlog_events import EventWriter, VerbosityLevel, make_filtering_bound_logger
 
 from .checks import read_events
 
@@ -48,7 +48,24 @@ class TestFilteringBoundLogger:
         log.info("also_dropped_by_writer", verbosity="STATE")
         writer.close()
         assert [e.event_type for e in read_events(tmp_path)] == ["promoted"]
-        assert seen == ["debug:promoted", "info:also_dropped_by_writer"]
+        assert seen == ["debug:promoted"]
+
+    @pytest.mark.parametrize("named", ["DETAIL", "detail", "Detail", VerbosityLevel.DETAIL])
+    def test_verbosity_key_naming_a_dropped_level_is_dropped_at_the_call(
+        self, tmp_path: Path, named: object
+    ) -> None:
+        """info(..., verbosity=DETAIL) at ACTION never reaches a processor."""
+        writer = EventWriter(tmp_path, "sim", verbosity="ACTION", mode="sync")
+        seen: list[str] = []
+        log = _logger(writer, seen)
+        log.info("chatty", verbosity=named)
+        log.warning("also_chatty", verbosity=named)
+        log.info("odd_spelling", verbosity="dEtAiL")
+        log.info("unhashable", verbosity=["DETAIL"])
+        log.info("kept", verbosity="MILESTONE")
+        writer.close()
+        assert seen == ["info:odd_spelling", "info:unhashable", "info:kept"]
+        assert [e.event_type for e in read_events(tmp_path)] == ["unhashable", "kept"]
 
     def test_event_verbosity_still_promotes(self, tmp_path: Path) -> None:
         """An event type the mapping raises to a kept level passes the fast path."""
@@ -66,22 +83,33 @@ class TestFilteringBoundLogger:
         assert seen == ["debug:turn_completed", "info:hidden"]
 
     @pytest.mark.parametrize(
-        ("verbosity", "fast"),
-        [("MILESTONE", {"debug", "info", "msg"}), ("ACTION", {"debug"}), ("DETAIL", set())],
+        ("verbosity", "reaching"),
+        [
+            ("MILESTONE", {"warning", "error", "critical", "exception"}),
+            ("ACTION", {"info", "msg", "warning", "error", "critical", "exception"}),
+            ("DETAIL", {"debug", "info", "msg", "warning", "error", "critical", "exception"}),
+        ],
     )
-    def test_which_methods_are_checked(
-        self, tmp_path: Path, verbosity: str, fast: set[str]
+    def test_which_methods_reach_the_processors(
+        self, tmp_path: Path, verbosity: str, reaching: set[str]
     ) -> None:
-        """Exactly the methods whose default level the writer drops are replaced."""
-        writer = EventWriter(tmp_path, "sim", verbosity=verbosity)
+        """Exactly the methods whose default level the writer keeps reach the processors."""
+        writer = EventWriter(tmp_path, "sim", verbosity=verbosity, mode="sync")
+        seen: list[str] = []
+        log = _logger(writer, seen)
+        methods = ("debug", "info", "msg", "warning", "error", "critical", "exception")
+        for method in methods:
+            getattr(log, method)(method)  # the event is named after the method called
+        writer.close()
+        assert {entry.split(":")[1] for entry in seen} == reaching
+
+    def test_kept_methods_are_untouched_when_nothing_is_dropped(self, tmp_path: Path) -> None:
+        """At DETAIL the class is structlog's own: no wrapper on any call."""
+        writer = EventWriter(tmp_path, "sim", verbosity="DETAIL")
         cls = make_filtering_bound_logger(writer)
         base = structlog.make_filtering_bound_logger("debug")
-        replaced = {
-            name
-            for name in ("debug", "info", "msg", "warning", "error", "critical", "exception")
-            if getattr(cls, name) is not getattr(base, name)
-        }
-        assert replaced == fast
+        for name in ("debug", "info", "msg", "warning", "error", "critical", "exception"):
+            assert getattr(cls, name) is getattr(base, name)
         writer.close()
 
     def test_non_string_event_goes_through(self, tmp_path: Path) -> None:
