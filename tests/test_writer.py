@@ -304,6 +304,24 @@ class TestQueued:
         assert stats.written + stats.dropped == 500
         assert len(raw_lines(tmp_path)) == stats.written
 
+    def test_a_busy_producer_leaves_the_writer_thread_room(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A tight logging loop on a disk that keeps up drops nothing with overflow='drop'.
+
+        The writer thread waits for the GIL after each system call; without the
+        producers handing it over as the queue fills, a busy loop starves it and
+        a large share of the events is dropped.
+        """
+        writer = EventWriter(tmp_path, "sim", max_queue_size=2000)
+        monkeypatch.setattr(writer._file, "sync_through", lambda seq: True)  # page cache only
+        log = _configure(writer)
+        for i in range(100_000):
+            log.info("e", i=i, payload="x" * 200)
+        assert writer.close()
+        assert writer.stats.dropped == 0
+        assert writer.stats.written == 100_000
+
     def test_block_policy_loses_nothing(self, tmp_path: Path) -> None:
         """With overflow='block' a tiny queue makes callers wait, never drop."""
         writer = EventWriter(tmp_path, "sim", max_queue_size=2, overflow=Overflow.BLOCK)

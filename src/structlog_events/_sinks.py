@@ -174,6 +174,7 @@ class QueuedSink:
         self._counters = counters
         self._max_queue_size = max_queue_size
         self._block = overflow is Overflow.BLOCK
+        self._high_water = max(1, max_queue_size // 2)
         self._init_threading()
         _live_sinks.add(self)
 
@@ -196,8 +197,13 @@ class QueuedSink:
             report("closed", "event logged after close() was not written (counted as failed)")
             return
         queue = self._queue
-        if len(queue) >= self._max_queue_size and not self._make_room():
-            return
+        if len(queue) >= self._high_water:
+            # The writer thread waits for the GIL after each of its system calls
+            # (up to the 5 ms switch interval) while producers keep it busy; a
+            # filling queue hands the GIL over rather than drop events.
+            time.sleep(0)
+            if len(queue) >= self._max_queue_size and not self._make_room():
+                return
         queue.append(line)
         if self._thread is None:
             self._start()
