@@ -56,6 +56,8 @@ class EventWriter:
             ``verbosity`` key (otherwise the log method decides: debug is
             DETAIL, info ACTION, warning and above MILESTONE).
         overflow: ``"drop"`` (default) or ``"block"`` when the queue is full.
+            Callers hand the writer thread the GIL once the queue is half
+            full, so a queue only fills when the disk cannot keep up.
         passthrough: return the record instead of raising ``DropEvent``.
         file_mode: permission bits of created files, before the umask.
         max_files: keep at most this many rotated files (plain or gzipped),
@@ -71,8 +73,9 @@ class EventWriter:
 
     Raises:
         ValueError: an option has a value outside its valid range or names,
-            ``output_dir`` is a file, or ``events.jsonl`` is not a regular file
-            (a symbolic link planted there is refused).
+            ``output_dir`` is a file, or ``events.jsonl`` is not a plain file of
+            its own (a symbolic link, FIFO or foreign hard link planted there is
+            refused).
         TypeError: an option has the wrong type.
     """
 
