@@ -148,7 +148,8 @@ def recommended_structlog_configuration(writer: Any) -> None:
     )
 
 
-def _structlog_emit(log: Any) -> Callable[[int], None]:
+def _keyword_emit(log: Any) -> Callable[[int], None]:
+    """The event as keyword arguments to ``log.info``: structlog and loguru alike."""
     info = log.info
 
     def emit(seq: int) -> None:
@@ -173,7 +174,7 @@ def _events_target(directory: Path, **options: Any) -> Target:
     writer = EventWriter(directory, "bench", max_file_size=ROTATE_BYTES, **options)
     recommended_structlog_configuration(writer)
     log = structlog.get_logger().bind()
-    return Target(_structlog_emit(log), writer.close)
+    return Target(_keyword_emit(log), writer.close)
 
 
 @_register(
@@ -241,7 +242,7 @@ def _structlog_recipe(file: Any, level: int = logging.INFO) -> Any:
 )
 def _structlog_recipe_target(directory: Path) -> Target:
     file = (directory / "structlog.jsonl").open("wb")
-    return Target(_structlog_emit(_structlog_recipe(file)), file.close)
+    return Target(_keyword_emit(_structlog_recipe(file)), file.close)
 
 
 # -- the standard library ---------------------------------------------------------
@@ -353,30 +354,13 @@ def _stdlib_fsync(directory: Path) -> Target:
 # -- loguru -------------------------------------------------------------------------
 
 
-def _loguru_emit(logger: Any) -> Callable[[int], None]:
-    info = logger.info
-
-    def emit(seq: int) -> None:
-        info(
-            EVENT_NAME,
-            user="alice",
-            action="checkout",
-            seq=seq,
-            amount=99.95,
-            context={"region": "eu-west-1", "retries": 2},
-            tags=["new", "mobile"],
-        )
-
-    return emit
-
-
 def _loguru_target(directory: Path, **options: Any) -> Target:
     from loguru import logger
 
     logger.remove()
     logger.add(directory / "loguru.jsonl", serialize=True, rotation=ROTATE_BYTES, **options)
     # remove() drains an enqueue=True sink's queue, joins its thread and closes.
-    return Target(_loguru_emit(logger), logger.remove)
+    return Target(_keyword_emit(logger), logger.remove)
 
 
 @_register(
@@ -421,7 +405,7 @@ def _loguru_fsync(directory: Path) -> Target:
         logger.remove()
         os.close(fd)
 
-    return Target(_loguru_emit(logger), finish)
+    return Target(_keyword_emit(logger), finish)
 
 
 # -- floors: what the hardware and orjson allow ---------------------------------------
