@@ -159,7 +159,10 @@ class QueuedSink:
     parent's to write) and its own thread.
 
     Producers append to a ``deque`` without taking a lock; the thread is only
-    woken (one ``Event.set``) when it went idle.
+    woken (one ``Event.set``) when it went idle.  Once the queue is half full,
+    each producer yields the GIL (``time.sleep(0)``) before queueing, so busy
+    producers cannot starve the writer thread into dropping events the disk
+    could take.
     """
 
     def __init__(
