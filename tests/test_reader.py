@@ -81,8 +81,21 @@ def append(path: Path, data: bytes) -> None:
         file.write(data)
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_fds(directory: Path) -> int:
+    """Descriptors of this process open on files in *directory*.
+
+    Counting only those keeps other threads' descriptors (a writer thread
+    finishing elsewhere, a pipe) out of the count.
+    """
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith(f"{directory}/"):
+            count += 1
+    return count
 
 
 class TestReadEvents:
@@ -266,11 +279,11 @@ class TestReadEvents:
     def test_closing_early_releases_the_files(self, tmp_path: Path) -> None:
         """close() (or leaving a with block) after a partial read closes the open file."""
         fill(tmp_path, 30, max_file_size=100_000)
-        before = open_fds()
+        before = open_fds(tmp_path)
         with read_events(tmp_path) as stream:
             next(stream)
-            assert open_fds() > before
-        assert open_fds() == before
+            assert open_fds(tmp_path) > before
+        assert open_fds(tmp_path) == before
         stream.close()  # idempotent
 
 
@@ -644,11 +657,11 @@ class TestFollowEvents:
     def test_breaking_out_closes_the_files(self, tmp_path: Path) -> None:
         """A consumer that stops iterating and closes the stream leaves no file open."""
         fill(tmp_path, 5, max_file_size=100_000)
-        before = open_fds()
+        before = open_fds(tmp_path)
         stream = follow_events(tmp_path)
         for event in stream:
             if event.data["number"] == 4:
                 break
-        assert open_fds() > before
+        assert open_fds(tmp_path) > before
         stream.close()
-        assert open_fds() == before
+        assert open_fds(tmp_path) == before
