@@ -509,8 +509,8 @@ class EventFile:
         if (
             on_disk is None
             or (on_disk.st_dev, on_disk.st_ino) != self._inode
-            # A writer died between the link and the unlink of its rotation:
-            # this name is also a rotated file now, never to be written again.
+            # A second name on the file: an earlier version's link()+unlink()
+            # rotation cut short, or a planted hard link. Never written again.
             or on_disk.st_nlink > 1
         ):
             # Renamed away by another writer or by logrotate: what this object

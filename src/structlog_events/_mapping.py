@@ -85,8 +85,8 @@ class RecordMapper:
             event_type, fallback = UNNAMED_EVENT, True
         if type(simulation_id) is not str:
             simulation_id = str(simulation_id)
-        if named is not None and not _names_a_level(named):
-            data["verbosity"] = named
+        if named is not None and not _named(verbosity, named):
+            data["verbosity"] = named  # named no level: kept, so nothing said is lost
         if level is not None and type(level) is not str:
             level = str(level)
         now_ns = time.time_ns()
@@ -136,14 +136,13 @@ def _event_type(name: Any) -> str:
         return f"<unprintable {type(name).__qualname__}>"
 
 
-def _names_a_level(value: Any) -> bool:
-    if isinstance(value, VerbosityLevel):
-        return True
-    try:
-        VerbosityLevel.parse(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+def _named(verbosity: VerbosityLevel, named: Any) -> bool:
+    """Whether *named*, a record's ``verbosity`` value, is what gave it *verbosity*.
+
+    ``verbosity_of`` already parsed it: a valid value became the level itself,
+    an invalid one was passed over, so comparing is enough; no second parse.
+    """
+    return named is verbosity or (type(named) is str and named.upper() == verbosity.value)
 
 
 def _timestamp(stamp: Any) -> datetime | None:
