@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ._report import format_table, format_targets, write_docs
-from ._runner import PROJECT_ROOT, Case, Plan, execute, summarize
+from ._runner import PROJECT_ROOT, Case, Plan, execute, export_library, summarize
 from .configs import REGISTRY, Kind, configurations
 
 RESULTS_PATH = PROJECT_ROOT / "benchmarks" / "results.json"
@@ -184,20 +184,6 @@ def _git_commit(at: str | None) -> str:
     return f"{_git('rev-parse', '--short', 'HEAD')}{' + uncommitted src changes' if dirty else ''}"
 
 
-def _export_library(commit: str, workdir: Path) -> Path:
-    """Write ``src/structlog_events`` as of *commit* under *workdir*; return the import root."""
-    root = workdir / "library"
-    root.mkdir()
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", commit, "src/structlog_events"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
-    return root / "src"
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.list:
@@ -216,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = _settings(args)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="structlog-events-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    library = _export_library(args.at, workdir) if args.at else None
+    library = export_library(args.at, workdir) if args.at else None
     plan = Plan(build_cases(settings), workdir, keep=args.keep, library=library)
     command = "uv run --group bench python -m benchmarks " + " ".join(
         argv if argv is not None else sys.argv[1:]

@@ -82,6 +82,20 @@ class Plan:
                 yield rep, case
 
 
+def export_library(commit: str, workdir: Path) -> Path:
+    """Write ``src/structlog_events`` as of *commit* under *workdir*; return the import root."""
+    root = workdir / f"library-{commit}"
+    root.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit, "src/structlog_events"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    return root / "src"
+
+
 def child_environment(library: Path | None = None) -> dict[str, str]:
     """The runner's environment, with bytecode cached outside the source tree.
 

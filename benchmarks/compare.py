@@ -14,28 +14,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from ._runner import PROJECT_ROOT, Case, Plan, run_one
+from ._runner import Case, Plan, export_library, run_one
 from .configs import REGISTRY
 
 
 def _library(spec: str, scratch: Path) -> Path:
-    if not spec.startswith("@"):
-        return Path(spec)
-    root = scratch / f"at-{spec[1:]}"
-    root.mkdir()
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", spec[1:], "src/structlog_events"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
-    return root / "src"
+    return export_library(spec[1:], scratch) if spec.startswith("@") else Path(spec)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -148,9 +148,9 @@ def recommended_structlog_configuration(writer: Any) -> None:
     )
 
 
-def _keyword_emit(log: Any) -> Callable[[int], None]:
-    """The event as keyword arguments to ``log.info``: structlog and loguru alike."""
-    info = log.info
+def _keyword_emit(log: Any, method: str = "info") -> Callable[[int], None]:
+    """The event as keyword arguments to ``log.<method>``: structlog and loguru alike."""
+    info = getattr(log, method)
 
     def emit(seq: int) -> None:
         info(
@@ -491,23 +491,6 @@ def _raw_fsync(directory: Path) -> Target:
 # -- filtering: what a dropped call costs ---------------------------------------------
 
 
-def _structlog_debug_emit(log: Any) -> Callable[[int], None]:
-    debug = log.debug
-
-    def emit(seq: int) -> None:
-        debug(
-            EVENT_NAME,
-            user="alice",
-            action="checkout",
-            seq=seq,
-            amount=99.95,
-            context={"region": "eu-west-1", "retries": 2},
-            tags=["new", "mobile"],
-        )
-
-    return emit
-
-
 @_register(
     "filter-structlog",
     "structlog recipe: debug() dropped by make_filtering_bound_logger(INFO)",
@@ -517,7 +500,7 @@ def _structlog_debug_emit(log: Any) -> Callable[[int], None]:
 )
 def _filter_structlog(directory: Path) -> Target:
     file = (directory / "structlog.jsonl").open("wb")
-    return Target(_structlog_debug_emit(_structlog_recipe(file)), file.close)
+    return Target(_keyword_emit(_structlog_recipe(file), "debug"), file.close)
 
 
 @_register(
@@ -535,7 +518,7 @@ def _filter_events(directory: Path) -> Target:
 
     writer = EventWriter(directory, "bench", verbosity="ACTION")
     recommended_structlog_configuration(writer)
-    return Target(_structlog_debug_emit(structlog.get_logger().bind()), writer.close)
+    return Target(_keyword_emit(structlog.get_logger().bind(), "debug"), writer.close)
 
 
 @_register(
@@ -589,7 +572,7 @@ def _filter_events_unwrapped(directory: Path) -> Target:
         logger_factory=structlog.ReturnLoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    return Target(_structlog_debug_emit(structlog.get_logger().bind()), writer.close)
+    return Target(_keyword_emit(structlog.get_logger().bind(), "debug"), writer.close)
 
 
 @_register(
