@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 
-from structlog_events import Event
+from structlog_events import Event, EventWriter, VerbosityLevel
+from structlog_events._file import CURRENT_NAME, ROTATED_PATTERN
 
-_ROTATED = re.compile(r"^events_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-\d{6}\.jsonl$")
 
-
-def event_files(directory: Path) -> list[Path]:
-    """Rotated files oldest first, then ``events.jsonl``: the order events were written."""
-    rotated = sorted(p for p in directory.iterdir() if _ROTATED.match(p.name))
-    current = directory / "events.jsonl"
-    return [*rotated, *([current] if current.exists() else [])]
+def event_files(directory: Path, *, extra: Iterable[Path] = ()) -> list[Path]:
+    """Rotated files oldest first, then *extra*, then ``events.jsonl``: write order."""
+    rotated = sorted(p for p in directory.iterdir() if ROTATED_PATTERN.match(p.name))
+    current = directory / CURRENT_NAME
+    return [*rotated, *sorted(extra), *([current] if current.exists() else [])]
 
 
 def raw_lines(directory: Path) -> list[bytes]:
@@ -84,3 +84,27 @@ def check_dir(
         problems.append(f"{len(events)} events, expected {expected_count}")
     assert not problems, "\n".join(problems)
     return DirectoryReport(events=events, files=files, sizes=sizes)
+
+
+#: The time of the first event ``write_one_per_level`` writes.
+LEVELS_BASE = datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+
+def write_one_per_level(directory: Path) -> Path:
+    """Five events, one per level, a minute apart, two types and two simulations.
+
+    Event ``number`` n has level n, type ``type{n % 2}``, simulation ``a`` for
+    n < 3 else ``b``; the last one's ``note`` holds a space.
+    """
+    with EventWriter(directory, "a", mode="sync", verbosity="DETAIL") as writer:
+        for number, level in enumerate(VerbosityLevel):
+            writer.emit(
+                Event(
+                    event_type=f"type{number % 2}",
+                    simulation_id="a" if number < 3 else "b",
+                    verbosity=level,
+                    timestamp=LEVELS_BASE + timedelta(minutes=number),
+                    data={"number": number, "note": "two words" if number == 4 else "word"},
+                )
+            )
+    return directory

@@ -11,20 +11,21 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from structlog_events import Event, EventWriter, VerbosityLevel
+from structlog_events import Event, EventWriter
 from structlog_events._cli import EXIT_INTERRUPTED, cli
 
 from . import checks
+from .checks import write_one_per_level
 from .test_reader import append, compress, event_line, fill, log, rotated
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-BASE = datetime(2024, 5, 1, 12, tzinfo=UTC)
+BASE = checks.LEVELS_BASE
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
@@ -34,18 +35,7 @@ def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
 @pytest.fixture
 def mixed(tmp_path: Path) -> Path:
     """Five events, one per level, a minute apart, two types and two simulations."""
-    with EventWriter(tmp_path, "a", mode="sync", verbosity="DETAIL") as writer:
-        for number, level in enumerate(VerbosityLevel):
-            writer.emit(
-                Event(
-                    event_type=f"type{number % 2}",
-                    simulation_id="a" if number < 3 else "b",
-                    verbosity=level,
-                    timestamp=BASE + timedelta(minutes=number),
-                    data={"number": number, "note": "two words" if number == 4 else "word"},
-                )
-            )
-    return tmp_path
+    return write_one_per_level(tmp_path)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from structlog_events import (
 from structlog_events._scan import CAUGHT_UP, RotatedFile, ScanItem, ScannedLine, scan
 
 from . import checks
+from .checks import write_one_per_level
 from .strategies import aware_datetimes, json_data, unicode_text
 
 #: Room for about three events of ``fill`` per file: many rotations, quickly.
@@ -290,19 +291,7 @@ class TestReadEvents:
 class TestFilters:
     @pytest.fixture
     def directory(self, tmp_path: Path) -> Path:
-        base = datetime(2024, 5, 1, 12, tzinfo=UTC)
-        with EventWriter(tmp_path, "a", mode="sync", verbosity="DETAIL") as writer:
-            for number, level in enumerate(VerbosityLevel):
-                writer.emit(
-                    Event(
-                        event_type=f"type{number % 2}",
-                        simulation_id="a" if number < 3 else "b",
-                        verbosity=level,
-                        timestamp=base + timedelta(minutes=number),
-                        data={"number": number},
-                    )
-                )
-        return tmp_path
+        return write_one_per_level(tmp_path)
 
     def test_event_types(self, directory: Path) -> None:
         """Only events of the given types are kept."""

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from structlog_events import Event
-from structlog_events._file import CURRENT_NAME, ROTATED_PATTERN
+from structlog_events._file import ROTATED_PATTERN
+
+from ..checks import event_files
 
 Key = tuple[str, int]
 
@@ -44,13 +46,6 @@ def stats_of(writer):
 def keys(src: str, count: int, start: int = 0) -> set[Key]:
     """The keys of events ``start`` .. ``start + count - 1`` of *src*."""
     return {(src, n) for n in range(start, start + count)}
-
-
-def event_files(directory: Path, *, extra: Iterable[Path] = ()) -> list[Path]:
-    """Rotated files oldest first, then *extra*, then ``events.jsonl``."""
-    rotated = sorted(p for p in directory.iterdir() if ROTATED_PATTERN.match(p.name))
-    current = directory / CURRENT_NAME
-    return [*rotated, *sorted(extra), *([current] if current.exists() else [])]
 
 
 def _reject_constant(name: str) -> Any:
