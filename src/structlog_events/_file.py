@@ -118,9 +118,6 @@ class EventFile:
         self._counters = counters
         self._file_mode = file_mode
         self._lock = threading.Lock()
-        # Serialises the callers of sync_through so that one fsync serves all
-        # who arrived while the previous one ran (group commit).
-        self._sync_lock = threading.Lock()
         self._fd: int | None = None
         self._lock_fd: int | None = None
         self._inode: tuple[int, int] | None = None
@@ -190,17 +187,15 @@ class EventFile:
     def sync_through(self, seq: int) -> bool:
         """Return once line *seq* is durable (``fsync``); ``False`` if its ``fsync`` failed.
 
-        One caller at a time runs ``fsync`` and it covers every line written
-        before it started, so threads that arrive while it runs are served by
-        the next single ``fsync`` (group commit).  After a failed ``fsync`` the
+        One ``fsync`` covers every line written before it, so a caller whose
+        line an earlier ``fsync`` covered returns without one (``SyncSink``
+        gathers concurrent callers into one commit).  After a failed ``fsync`` the
         lines it covered are moved from written to failed, never acknowledged
         by a later ``fsync`` (the page cache may have dropped them); the file
         is rotated away at once and the writer continues in a fresh one.
         """
         if self._durable_seq < seq:
-            with self._sync_lock:
-                if self._durable_seq < seq:
-                    self._sync_now()
+            self._sync_now(seq)
             self._run_rotation_hooks()
         return not any(low < seq <= high for low, high in self._failed_ranges)
 
@@ -238,13 +233,15 @@ class EventFile:
 
     # -- durability ----------------------------------------------------------
 
-    def _sync_now(self) -> None:
+    def _sync_now(self, seq: int) -> None:
         # The fsync runs under the lock: two fsyncs of one open file racing each
         # other could let one of them report success for pages whose write-back
         # error the other consumed, and the lock makes the outcome and the
         # bookkeeping one step.  Appends wait meanwhile; their lines ride on the
         # next fsync, so group commit still shares one fsync among them.
         with self._lock:
+            if self._durable_seq >= seq:
+                return  # covered by an fsync that ran while this caller waited
             if self._fd is None:
                 # Every file this object let go of was fsynced (or its lines failed).
                 self._durable_seq = max(self._durable_seq, self._written_seq)
@@ -557,7 +554,6 @@ class EventFile:
         for the parent's ``flock``, so it sees the file as that write left it.
         """
         self._lock = threading.Lock()
-        self._sync_lock = threading.Lock()
         self._rotated = []
         # The parent's lines are the parent's to fsync; the copies of its
         # descriptors close here, the parent's stay open.
