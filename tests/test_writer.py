@@ -282,9 +282,13 @@ class TestQueued:
         writer.close()
 
     def test_drop_policy_counts_exactly(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
     ) -> None:
-        """With a full queue and overflow='drop', written + dropped equals what was logged."""
+        """With a full queue and overflow='drop', written + dropped is what was logged, and
+        stderr says so."""
         gate = threading.Event()
         writer = EventWriter(tmp_path, "sim", max_queue_size=10)
         real_append = writer._file.append
@@ -303,6 +307,7 @@ class TestQueued:
         assert stats.dropped > 0
         assert stats.written + stats.dropped == 500
         assert len(raw_lines(tmp_path)) == stats.written
+        assert "queue full (10 events)" in capsys.readouterr().err
 
     def test_a_busy_producer_leaves_the_writer_thread_room(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
