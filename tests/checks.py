@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from structlog_events import Event, EventWriter, VerbosityLevel
-from structlog_events._file import CURRENT_NAME, ROTATED_PATTERN
+from structlog_events._layout import CURRENT_NAME, ROTATED_PATTERN
 
 
 def event_files(directory: Path, *, extra: Iterable[Path] = ()) -> list[Path]:

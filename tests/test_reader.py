@@ -27,7 +27,8 @@ from structlog_events import (
     follow_events,
     read_events,
 )
-from structlog_events._scan import CAUGHT_UP, RotatedFile, ScanItem, ScannedLine, scan
+from structlog_events._layout import RotatedFile
+from structlog_events._scan import CAUGHT_UP, ScanItem, ScannedLine, scan
 
 from . import checks
 from .checks import write_one_per_level

@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from structlog_events import Event, EventWriter, WriterStats, read_events
-from structlog_events._file import ROTATED_PATTERN
+from structlog_events._layout import ROTATED_PATTERN
 from structlog_events._retention import Retention
 
 #: Bytes at which the tests rotate: a few events per file.
@@ -422,15 +422,46 @@ class TestCompression:
         numbers = numbers_in(tmp_path)
         assert numbers == list(range(300 - len(numbers), 300))
 
-    def test_a_file_awaiting_compression_does_not_push_out_archives(self, tmp_path: Path) -> None:
-        """A plain file rotated during a sweep is not counted until compressed; a failed one is."""
+    def test_the_newest_file_awaiting_compression_does_not_push_out_archives(
+        self, tmp_path: Path
+    ) -> None:
+        """The newest rotated file, still plain, is not counted; older plain files count in full."""
         retention = Retention(tmp_path, compress=True, max_total_size=300)
         archives = [make_rotated(tmp_path, stamp, b"a" * 50, gz=True) for stamp in (1, 2)]
         waiting = make_rotated(tmp_path, 3, b"p" * 5000)
         retention._prune()
         assert rotated_names(tmp_path) == [archives[0].name, archives[1].name, waiting.name]
-        retention._prune(failed={waiting.name})
-        assert rotated_names(tmp_path) == []
+        newer = make_rotated(tmp_path, 4, b"q" * 100)
+        retention._prune()
+        assert rotated_names(tmp_path) == [newer.name]
+
+    def test_limits_hold_however_far_compression_lags(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With the compressor stalled, a busy writer still keeps max_files and max_total_size."""
+        stalled = threading.Event()
+        original = Retention.compress_file
+
+        def stall(self: Retention, source: Path) -> bool:
+            stalled.wait(30)
+            return original(self, source)
+
+        monkeypatch.setattr(Retention, "compress_file", stall)
+        writer = EventWriter(
+            tmp_path, "sim", max_file_size=2000, max_files=5, max_total_size=8000, compress=True
+        )
+        for n in range(3000):
+            writer.emit(Event(event_type="tick", simulation_id="sim", data={"n": n}))
+            if n % 100 == 0:
+                writer.flush()
+                files = [p for p in tmp_path.iterdir() if ROTATED_PATTERN.match(p.name)]
+                newest = max(files, default=None)
+                counted = [p for p in files if p != newest or p.suffix == ".gz"]
+                assert len(counted) <= 5
+                assert sum(p.stat().st_size for p in counted) <= 8000
+        assert writer.stats.rotations > 50
+        stalled.set()
+        assert writer.close(timeout=30)
 
     def test_rotation_after_close_is_compressed_in_the_rotating_thread(
         self, tmp_path: Path

@@ -1,4 +1,4 @@
-"""SyncSink: group commit of concurrent SYNC callers."""
+"""The sinks: group commit of concurrent SYNC callers, and what a commit never leaves behind."""
 
 from __future__ import annotations
 
@@ -32,20 +32,20 @@ class TestGroupCommit:
         event_file = writer._file
         batches: list[int] = []
         in_fsync, release = threading.Event(), threading.Event()
-        real_append, real_sync = event_file.append, event_file.sync_through
+        real_append, real_sync = event_file.append, event_file.sync_written
 
         def append(lines: list[bytes]) -> int:
             batches.append(len(lines))
             return real_append(lines)
 
-        def sync_through(seq: int) -> bool:
+        def sync_written() -> bool:
             if len(batches) == 1:  # hold the first commit inside its fsync
                 in_fsync.set()
                 release.wait(10)
-            return real_sync(seq)
+            return real_sync()
 
         monkeypatch.setattr(event_file, "append", append)
-        monkeypatch.setattr(event_file, "sync_through", sync_through)
+        monkeypatch.setattr(event_file, "sync_written", sync_written)
 
         def emit(i: int) -> None:
             writer.emit(Event(event_type="e", simulation_id="sim", data={"i": i}))
@@ -56,7 +56,7 @@ class TestGroupCommit:
         followers = [threading.Thread(target=emit, args=(i,)) for i in (1, 2, 3)]
         for follower in followers:
             follower.start()
-        _wait_until(lambda: len(sink._pending) == 3)
+        _wait_until(lambda: len(sink._queue) == 3)
         assert all(follower.is_alive() for follower in followers), "returned before its fsync"
         release.set()
         for thread in (leader, *followers):

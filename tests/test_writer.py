@@ -508,7 +508,8 @@ class TestRunTimeErrors:
         monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
-        """An I/O error fails that event only: counted, said once on stderr, writing resumes."""
+        """An I/O error fails that event only: counted, said once on stderr, writing resumes;
+        flush() and close() say from then on that not everything is on disk."""
         writer = EventWriter(tmp_path, "sim", mode=mode)
         log = _configure(writer)
         log.info("before")
@@ -523,10 +524,11 @@ class TestRunTimeErrors:
 
         monkeypatch.setattr("structlog_events._file.os.write", write)
         log.info("lost")
-        assert writer.flush(timeout=10)
+        assert writer.flush(timeout=10) is False
         failing["on"] = False
         log.info("after")
-        writer.close()
+        assert writer.flush(timeout=10) is False
+        assert writer.close() is False
         assert [e.event_type for e in read_events(tmp_path)] == ["before", "after"]
         assert (writer.stats.written, writer.stats.failed) == (2, 1)
         assert "No space left on device" in capsys.readouterr().err

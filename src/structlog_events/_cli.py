@@ -15,9 +15,9 @@ import click
 import orjson
 
 from ._event import Event
-from ._file import CURRENT_NAME
+from ._layout import CURRENT_NAME, event_files
 from ._reader import event_filter
-from ._scan import CaughtUp, LineProblem, ScanItem, ScannedLine, event_files, scan
+from ._scan import CaughtUp, LineProblem, ScanItem, ScannedLine, scan
 from ._verbosity import VerbosityLevel
 
 #: Exit status of a run that found corrupt lines (validate), or stopped at one (cat, tail).

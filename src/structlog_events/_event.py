@@ -21,14 +21,11 @@ _sequence = itertools.count()
 _process_tag = os.urandom(4).hex()
 
 
-def _new_process_tag() -> None:
+def after_fork_in_child() -> None:
     """Give a forked child its own tag, so its ids never repeat the parent's."""
     global _process_tag, _sequence
     _process_tag = os.urandom(4).hex()
     _sequence = itertools.count()
-
-
-os.register_at_fork(after_in_child=_new_process_tag)
 
 
 def new_event_id(time_ns: int | None = None) -> str:

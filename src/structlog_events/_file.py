@@ -7,9 +7,8 @@ directory safely: under the lock the file's inode and size are re-read, which
 also notices a rotation done by another writer or by logrotate.
 
 Rotation renames ``events.jsonl`` to ``events_<UTC time>.jsonl``, a name
-checked to be free under the directory lock.  (Earlier versions linked the new
-name and then unlinked the old; a crash between the two left the same file
-under both names, which the next open still repairs.)
+later than every rotated name in the directory, chosen under the directory
+lock (``_layout`` spells the names).
 
 What survives a crash, and why (``docs/guarantees.md`` names the tests):
 
@@ -25,9 +24,11 @@ What survives a crash, and why (``docs/guarantees.md`` names the tests):
   durable is moved from written to failed, the file is rotated away at once
   (so no later line lands behind a region a power loss may have garbled), and
   writing continues in a fresh ``events.jsonl``.
-- At open the file is cut back to its last intact line: a torn last line, and
-  lines a power loss damaged (not JSON objects), were never acknowledged
-  (``_recovery`` does the repairs).
+- Repairs never delete a complete line.  A torn last line (no final newline)
+  was never acknowledged, and is cut.  A file whose last lines are not all
+  JSON objects (a power loss garbled unsynced writes, or another program
+  appended to it) is rotated away intact at open and reported, so no later
+  line lands behind the damage (``_recovery`` finds both).
 """
 
 from __future__ import annotations
@@ -36,32 +37,39 @@ import contextlib
 import errno
 import fcntl
 import os
-import re
 import stat
 import threading
-import weakref
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from ._recovery import cut_damaged_lines, repair_interrupted_rotation, repair_tail
+from ._layout import CURRENT_NAME, LOCK_NAME, SYNC_EVERY_BYTES, next_rotated_name
+from ._recovery import find_damaged_line, repair_tail
 from ._report import report
 from ._stats import Counters
 
-CURRENT_NAME: Final = "events.jsonl"
-LOCK_NAME: Final = ".events.lock"
-ROTATED_PATTERN: Final = re.compile(
-    r"^events_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-\d{6}\.jsonl(\.gz)?$"
-)
-_ROTATED_FORMAT: Final = "events_%Y-%m-%d_%H-%M-%S-%f.jsonl"
 # Read-write: the tail checks read the file back.  O_NONBLOCK: opening a FIFO or
 # device planted at the name must fail or return at once, never hang; it has no
 # effect on regular files.
 _OPEN_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
 _OPEN_ATTEMPTS: Final = 100
 
-_live_files: weakref.WeakSet[EventFile] = weakref.WeakSet()
+#: macOS's ``fsync`` leaves the data in the drive's cache; ``F_FULLFSYNC``
+#: flushes it to the medium (SQLite does the same).  ``None`` elsewhere.
+_FULL_FSYNC: Final[int | None] = getattr(fcntl, "F_FULLFSYNC", None)
+
+
+def sync_file(fd: int) -> None:
+    """Make the file's data durable: ``fcntl(F_FULLFSYNC)`` where it exists, else ``fsync``.
+
+    Raises:
+        OSError: the flush failed.
+    """
+    if _FULL_FSYNC is not None:
+        fcntl.fcntl(fd, _FULL_FSYNC)
+    else:
+        os.fsync(fd)
 
 
 def fsync_directory(directory: Path) -> None:
@@ -81,8 +89,8 @@ class EventFile:
     """``events.jsonl`` in one directory, with exact byte accounting and rotation.
 
     Lines are numbered in the order this object writes them; ``sync_through(n)``
-    returns once line ``n`` is durable, sharing one ``fsync`` among all the
-    threads waiting (group commit).
+    returns once line ``n`` is durable.  The object is thread-safe, but the
+    sinks call it from one thread at a time (whoever holds their drain).
 
     Args:
         directory: the directory; it must exist.
@@ -96,9 +104,8 @@ class EventFile:
 
     Raises:
         OSError: ``events.jsonl`` or ``.events.lock`` is a symbolic link
-            (``ELOOP``), ``events.jsonl`` is not a regular file or has a hard
-            link other than a rotated name (``EINVAL``), or the directory cannot
-            be written.
+            (``ELOOP``), ``events.jsonl`` is not a regular file or has a second
+            hard link (``EINVAL``), or the directory cannot be written.
     """
 
     def __init__(
@@ -122,12 +129,14 @@ class EventFile:
         self._lock_fd: int | None = None
         self._inode: tuple[int, int] | None = None
         self._size = 0
+        self._synced_size = 0
         self._closed = False
-        self._fresh_file_needed = False
+        self._fsync_failed = False
         self._written_seq = 0
         self._durable_seq = 0
         self._failed_ranges: list[tuple[int, int]] = []
         self._last_rotated_name = ""
+        self.lost = 0
         self._open_lock_file()
         try:
             with self._lock, self._process_lock():
@@ -137,7 +146,7 @@ class EventFile:
         except BaseException:
             self._close_lock_file()
             raise
-        _live_files.add(self)
+        self._run_rotation_hooks()
 
     # -- public face -------------------------------------------------------
 
@@ -151,6 +160,11 @@ class EventFile:
         """Number of the last line written."""
         return self._written_seq
 
+    @property
+    def durable_seq(self) -> int:
+        """Number of the last line whose fate is settled: fsynced, or counted as failed."""
+        return self._durable_seq
+
     def append(self, lines: list[bytes]) -> int:
         """Write complete lines, rotating where a line would cross the size limit.
 
@@ -162,7 +176,7 @@ class EventFile:
         """
         with self._lock:
             if self._closed:
-                self._counters.failed += len(lines)
+                self._fail(len(lines))
                 report(
                     "closed",
                     "event logged after close() was not written (counted as failed)",
@@ -173,31 +187,44 @@ class EventFile:
                     self._follow_disk()
                     seq = self._append_locked(lines)
             except OSError as error:
-                self._counters.failed += len(lines)
+                self._fail(len(lines))
                 self._report_error(error)
                 seq = 0
         self._run_rotation_hooks()
         return seq
 
-    def count_failed(self, count: int) -> None:
-        """Count *count* events that never reached ``append`` as failed."""
+    def count_lost(self, count: int) -> None:
+        """Count *count* lines handed to this file as lost (their write raised unexpectedly)."""
         with self._lock:
-            self._counters.failed += count
+            self.lost += count
 
     def sync_through(self, seq: int) -> bool:
         """Return once line *seq* is durable (``fsync``); ``False`` if its ``fsync`` failed.
 
         One ``fsync`` covers every line written before it, so a caller whose
-        line an earlier ``fsync`` covered returns without one (``SyncSink``
-        gathers concurrent callers into one commit).  After a failed ``fsync`` the
-        lines it covered are moved from written to failed, never acknowledged
-        by a later ``fsync`` (the page cache may have dropped them); the file
-        is rotated away at once and the writer continues in a fresh one.
+        line an earlier ``fsync`` covered returns without one.  After a failed
+        ``fsync`` the lines it covered are moved from written to failed, never
+        acknowledged by a later ``fsync`` (the page cache may have dropped
+        them); the file is rotated away at once and the writer continues in a
+        fresh one.
         """
         if self._durable_seq < seq:
             self._sync_now(seq)
             self._run_rotation_hooks()
         return not any(low < seq <= high for low, high in self._failed_ranges)
+
+    def sync_written(self) -> bool:
+        """``sync_through`` the last line written."""
+        return self.sync_through(self._written_seq)
+
+    def sync_due(self) -> bool:
+        """Whether ``events.jsonl`` grew by ``SYNC_EVERY_BYTES`` since this object's last fsync.
+
+        The growth counts every writer's lines (the size is re-read at each
+        append), so the unsynced bytes of a shared file stay bounded however
+        many writers share it.
+        """
+        return self._fd is not None and self._size - self._synced_size >= SYNC_EVERY_BYTES
 
     def close(self) -> None:
         """Make every written line durable and close the file; idempotent."""
@@ -207,13 +234,41 @@ class EventFile:
             self._closed = True
             if self._fd is not None:
                 self._fsync_current_locked()
-                try:
-                    self._retire_if_damaged()
-                except OSError as error:
-                    self._report_error(error)
+                if self._fsync_failed:
+                    try:
+                        with self._process_lock():
+                            self._retire_damaged_at_close()
+                    except OSError as error:
+                        self._report_error(error)
                 self._close_fd()
             self._close_lock_file()
         self._run_rotation_hooks()
+
+    def after_fork_in_child(self) -> None:
+        """Fresh locks, and own file descriptors: the parent's are shared with it.
+
+        A parent thread may have been mid-write at the fork; the reopen waits
+        for the parent's ``flock``, so it sees the file as that write left it.
+        """
+        self._lock = threading.Lock()
+        self._rotated = []
+        # The parent's lines are the parent's to fsync; the copies of its
+        # descriptors close here, the parent's stay open.
+        self._durable_seq = self._written_seq
+        reopen = self._fd is not None
+        for fd in (self._fd, self._lock_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._fd = None
+        self._inode = None
+        self._lock_fd = None
+        if reopen and not self._closed:
+            try:
+                with self._process_lock():
+                    self._open(create=False)
+            except OSError:
+                pass  # opened again, created if need be, by the next append
 
     def _run_rotation_hooks(self) -> None:
         """Hand each file rotated away to ``after_rotation``, under no lock."""
@@ -231,14 +286,18 @@ class EventFile:
                     f"after rotation of {path}: {error!r}",
                 )
 
+    def _fail(self, count: int) -> None:
+        """Count *count* lines handed to this file as failed (under ``self._lock``)."""
+        self._counters.add(failed=count)
+        self.lost += count
+
     # -- durability ----------------------------------------------------------
 
     def _sync_now(self, seq: int) -> None:
         # The fsync runs under the lock: two fsyncs of one open file racing each
         # other could let one of them report success for pages whose write-back
         # error the other consumed, and the lock makes the outcome and the
-        # bookkeeping one step.  Appends wait meanwhile; their lines ride on the
-        # next fsync, so group commit still shares one fsync among them.
+        # bookkeeping one step.
         with self._lock:
             if self._durable_seq >= seq:
                 return  # covered by an fsync that ran while this caller waited
@@ -247,73 +306,72 @@ class EventFile:
                 self._durable_seq = max(self._durable_seq, self._written_seq)
                 return
             self._fsync_current_locked()
-            if self._fresh_file_needed and not self._closed:
+            if self._fsync_failed and not self._closed:
                 try:
                     with self._process_lock():
                         self._follow_disk()
-                        self._retire_if_damaged(reopen=True)
+                        self._retire_damaged_locked()
                 except OSError as error:
                     self._report_error(error)  # the next append tries again
 
-    def _retire_if_damaged(self, *, reopen: bool = False) -> None:
-        """Rotate the open file away at once if an fsync of it failed.
+    def _retire_damaged_locked(self) -> None:
+        """Rotate the open file away now, since an fsync of it failed (process lock held).
 
         Its lines not yet durable may be garbage on the disk after a power
         loss.  Left as ``events.jsonl``, a later writer (this process restarted)
         would append behind them and acknowledge its lines, and the damage
         would sit before acknowledged lines instead of at the end of a file.
-        With *reopen*, the caller holds the process lock and has just followed
-        the disk, and a fresh ``events.jsonl`` is opened; without, the process
-        lock is taken and the file only renamed (at close).  A failure leaves
-        the file open and flagged.
+        The caller has just followed the disk; a fresh file is begun.  A
+        failure leaves the file open and flagged: the next append tries again.
         """
-        if self._fd is None or not self._fresh_file_needed:
-            return
-        if reopen:  # under the process lock, the size just re-read
-            if self._size > 0:
-                self._rotate()
-            return
-        with self._process_lock():
-            # The size on disk, not this object's view: other writers' lines
-            # may be among the pages lost.
-            on_disk = os.stat(self.path, follow_symlinks=False)
-            if (on_disk.st_dev, on_disk.st_ino) == self._inode and on_disk.st_size > 0:
-                self._retire_current()
+        if self._fd is not None and self._size > 0:
+            self._rotate()
+
+    def _retire_damaged_at_close(self) -> None:
+        """At close, rename the file away if an fsync of it failed (process lock held).
+
+        The size on disk decides, not this object's view: other writers' lines
+        may be among the pages lost.
+        """
+        on_disk = os.stat(self.path, follow_symlinks=False)
+        if (on_disk.st_dev, on_disk.st_ino) == self._inode and on_disk.st_size > 0:
+            self._retire_current()
 
     def _fsync_current_locked(self) -> None:
         """fsync the open file; on failure, fail its lines not yet durable."""
         assert self._fd is not None
         target = self._written_seq
-        if self._fresh_file_needed:
+        if self._fsync_failed:
             # An fsync of this file failed before: a later one may report success
             # for pages the kernel already dropped, so it acknowledges nothing.
             self._fail_unsynced(target)
             return
         try:
-            os.fsync(self._fd)
+            sync_file(self._fd)
         except OSError as error:
             self._report_error(error)
             self._fail_unsynced(target)
             # Even with none of this object's lines at stake: the page cache is
             # the file's, and the pages lost may hold another writer's lines.
-            self._fresh_file_needed = True
+            self._fsync_failed = True
         else:
             self._durable_seq = max(self._durable_seq, target)
+            self._synced_size = self._size
 
     def _fail_unsynced(self, target: int) -> None:
         """Count lines up to *target* not yet durable as failed (the fsyncgate rule).
 
-        The file is then rotated away (see ``_retire_if_damaged``) and never
+        The file is then rotated away (see ``_retire_damaged_locked``) and never
         fsynced again.
         """
         if target <= self._durable_seq:
             return
         lost = target - self._durable_seq
         self._failed_ranges.append((self._durable_seq, target))
-        self._counters.written -= lost
-        self._counters.failed += lost
+        self._counters.add(written=-lost, failed=lost)
+        self.lost += lost
         self._durable_seq = target
-        self._fresh_file_needed = True
+        self._fsync_failed = True
 
     def _leave_current_file(self) -> None:
         """fsync and close the open file: no line is left behind unsynced."""
@@ -332,23 +390,24 @@ class EventFile:
     # -- under both locks -------------------------------------------------
 
     def _append_locked(self, lines: list[bytes]) -> int:
-        counters = self._counters
         seq_before = self._written_seq
-        if self._fresh_file_needed and self._size == 0:
+        if self._fsync_failed and self._size == 0:
             # An empty file holds no lost page: nothing to move away from.
-            self._fresh_file_needed = False
+            self._fsync_failed = False
         index, count = 0, len(lines)
         while index < count:
             first = lines[index]
             try:
                 if self._fd is None:
                     self._open(create=True)
-                elif self._size > 0 and (
-                    self._fresh_file_needed or self._size + len(first) > self.max_file_size
+                # Checked after an open too: another writer may have created and
+                # nearly filled the file since this one last looked.
+                if self._size > 0 and (
+                    self._fsync_failed or self._size + len(first) > self.max_file_size
                 ):
                     self._rotate()
             except OSError as error:
-                counters.failed += count - index
+                self._fail(count - index)
                 self._report_error(error)
                 break
             # Gather the lines that fit in this file into one write() call.
@@ -357,20 +416,23 @@ class EventFile:
                 chunk_size += len(lines[end])
                 end += 1
             chunk = lines[index:end]
-            written_lines = self._write_chunk(chunk, chunk_size)
-            counters.written += written_lines
+            written_lines, written_bytes = self._write_chunk(chunk, chunk_size)
             self._written_seq += written_lines
+            self._counters.add(written=written_lines, bytes=written_bytes)
             if written_lines < len(chunk):
-                counters.failed += count - index - written_lines
+                self._fail(count - index - written_lines)
                 break
             index = end
         return self._written_seq if self._written_seq > seq_before else 0
 
-    def _write_chunk(self, chunk: list[bytes], chunk_size: int) -> int:
-        """Write *chunk* with as many ``write()`` calls as it takes; return the lines written.
+    def _write_chunk(self, chunk: list[bytes], chunk_size: int) -> tuple[int, int]:
+        """Write *chunk* with as many ``write()`` calls as it takes.
 
         On an error the file is cut back to the end of the last complete line,
         so a later write never completes a torn line with another record.
+
+        Returns:
+            The complete lines written, and their bytes.
         """
         assert self._fd is not None
         data = chunk[0] if len(chunk) == 1 else b"".join(chunk)
@@ -388,8 +450,7 @@ class EventFile:
             done += n
         if error is None:
             self._size += done
-            self._counters.bytes += done
-            return len(chunk)
+            return len(chunk), done
         complete_lines, complete_bytes = 0, 0
         for line in chunk:
             if complete_bytes + len(line) > done:
@@ -403,9 +464,8 @@ class EventFile:
                 self._size = -1  # unknown: the next append repairs the tail
         if self._size >= 0:
             self._size = start + complete_bytes
-        self._counters.bytes += complete_bytes
         self._report_error(error)
-        return complete_lines
+        return complete_lines, complete_bytes
 
     def _rotate(self) -> None:
         """Retire the current file under a fresh name and begin a new ``events.jsonl``.
@@ -419,53 +479,44 @@ class EventFile:
         self._open(create=True)
 
     def _retire_current(self) -> None:
-        """Move ``events.jsonl`` to a rotated name that does not exist yet.
+        """Move ``events.jsonl`` to a rotated name later than every other.
 
         If ``events.jsonl`` is gone meanwhile, a tool that does not take the
         lock (logrotate) renamed it away: it is retired already.
         """
         # rename(), not link() + unlink(): shippers (Fluent Bit, tail -F) see a
         # move of the file they follow, never the deletion of its name.  rename()
-        # would replace an existing name, so the name is checked first; every
-        # writer rotates under the directory lock, so none can take it between.
-        stamp = datetime.now(UTC)
-        while True:
-            name = stamp.strftime(_ROTATED_FORMAT)
-            if name > self._last_rotated_name and not _exists(self.directory / name):
-                break
-            stamp += timedelta(microseconds=1)
+        # would replace an existing name, but the name is later than every name
+        # in the directory, and every writer rotates under the directory lock.
+        name = next_rotated_name(self.directory, datetime.now(UTC), after=self._last_rotated_name)
         try:
             os.rename(self.path, self.directory / name)
         except FileNotFoundError:
             return
-        self._retired_as(name)
-
-    def _retired_as(self, name: str) -> None:
         self._last_rotated_name = name
         self._rotated.append(self.directory / name)
-        self._counters.rotations += 1
+        self._counters.add(rotations=1)
 
     def _open(self, *, create: bool, recover: bool = False) -> None:
         """Open ``events.jsonl`` (creating it if asked), repair its tail, read its size.
 
         Args:
             create: create the file if it does not exist.
-            recover: also cut lines a power loss damaged (the first open of a
-                writer: later opens follow live writers, whose lines are intact).
+            recover: also check the last lines for damage (the first open of a
+                writer: later opens follow live writers, whose lines are
+                intact).  A damaged file is rotated away intact, and nothing is
+                left open: the first append begins a fresh file.
 
         Raises:
             FileNotFoundError: the file does not exist and *create* is false.
             OSError: see the class; or the repair or the directory fsync failed,
                 in which case nothing is left open.
         """
-        if repair_interrupted_rotation(self.path, self.directory, ROTATED_PATTERN):
-            fsync_directory(self.directory)
         fd = self._open_fd(create=create)
         try:
             info = _safe_file_status(fd, self.path)
             size = repair_tail(fd, self.path, info.st_size)
-            if recover:
-                size = cut_damaged_lines(fd, self.path, size)
+            damaged = recover and find_damaged_line(fd, self.path, size)
             # Before any line goes in: an fsync of the file alone does not make
             # its name durable, nor the rotation that made room for it.
             fsync_directory(self.directory)
@@ -475,7 +526,11 @@ class EventFile:
         self._fd = fd
         self._inode = (info.st_dev, info.st_ino)
         self._size = size
-        self._fresh_file_needed = False
+        self._synced_size = 0  # other writers' lines in it may not be durable yet
+        self._fsync_failed = False
+        if damaged:
+            self._retire_current()
+            self._close_fd()
 
     def _open_fd(self, *, create: bool) -> int:
         """Open (or create, if asked) ``events.jsonl``.
@@ -506,8 +561,8 @@ class EventFile:
         if (
             on_disk is None
             or (on_disk.st_dev, on_disk.st_ino) != self._inode
-            # A second name on the file: an earlier version's link()+unlink()
-            # rotation cut short, or a planted hard link. Never written again.
+            # A second name planted on the file: it is never written again
+            # (the reopen refuses it while the link stays).
             or on_disk.st_nlink > 1
         ):
             # Renamed away by another writer or by logrotate: what this object
@@ -547,32 +602,6 @@ class EventFile:
             every=10.0,
         )
 
-    def _after_fork_in_child(self) -> None:
-        """Fresh locks, and own file descriptors: the parent's are shared with it.
-
-        A parent thread may have been mid-write at the fork; the reopen waits
-        for the parent's ``flock``, so it sees the file as that write left it.
-        """
-        self._lock = threading.Lock()
-        self._rotated = []
-        # The parent's lines are the parent's to fsync; the copies of its
-        # descriptors close here, the parent's stay open.
-        self._durable_seq = self._written_seq
-        reopen = self._fd is not None
-        for fd in (self._fd, self._lock_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._fd = None
-        self._inode = None
-        self._lock_fd = None
-        if reopen and not self._closed:
-            try:
-                with self._process_lock():
-                    self._open(create=False)
-            except OSError:
-                pass  # opened again, created if need be, by the next append
-
 
 def _safe_file_status(fd: int, path: Path) -> os.stat_result:
     """Return the status of *fd*, refusing what a writer must not write through.
@@ -590,14 +619,6 @@ def _safe_file_status(fd: int, path: Path) -> os.stat_result:
     return info
 
 
-def _exists(path: Path) -> bool:
-    try:
-        os.stat(path, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return True
-
-
 class _FileLock:
     """``flock(LOCK_EX)`` for the duration of a ``with`` block."""
 
@@ -611,11 +632,3 @@ class _FileLock:
 
     def __exit__(self, *exc_info: object) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-
-def _after_fork_in_child() -> None:
-    for event_file in list(_live_files):
-        event_file._after_fork_in_child()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,30 +1,27 @@
-"""Repairs of ``events.jsonl`` after a crash: torn and damaged tails, interrupted rotations.
+"""What a crash can leave at the end of ``events.jsonl``, found when a writer opens it.
 
-Nothing repaired here was ever acknowledged as durable: a torn last line's
-writer died mid-write, lines a power loss damaged were never fsynced, and a
-file left under two names by an interrupted rotation is already a rotated file.
-``EventFile`` calls these with the directory lock held, when it opens the file
-and when it finds the file changed by another writer.
+Repairs never delete a complete line: a complete line may be acknowledged,
+and what looks odd may be another program's.  Only a torn last line (no final
+newline) is cut: its writer died mid-write, so it was never acknowledged, and
+a later line appended to it would be garbled.  Damage further back (lines that
+are not JSON objects: writes a power loss garbled before their ``fsync``, or
+lines another program appended) is only *found* here; the file is then rotated
+away intact, so that no acknowledged line lands behind it, and the reader
+reports the bad lines.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import stat
 from pathlib import Path
 from typing import Final
 
 import orjson
 
+from ._layout import RECOVERY_SCAN_BYTES
 from ._report import report
 
 _TAIL_CHUNK: Final = 64 * 1024
-
-#: Bytes at the end of ``events.jsonl`` checked line by line when a writer opens
-#: it.  Writes a power loss can damage are those not yet fsynced: one call's
-#: lines in SYNC mode, at most ``_sinks.SYNC_EVERY_BYTES`` in queued mode.
-RECOVERY_SCAN_BYTES: Final = 4 * 1024 * 1024
 
 
 def repair_tail(fd: int, path: Path, size: int) -> int:
@@ -63,25 +60,20 @@ def repair_tail(fd: int, path: Path, size: int) -> int:
     return end
 
 
-def cut_damaged_lines(fd: int, path: Path, size: int) -> int:
-    """Cut the file back to before its first damaged line among the last lines.
+def find_damaged_line(fd: int, path: Path, size: int) -> bool:
+    """Whether a line among the file's last ``RECOVERY_SCAN_BYTES`` is not a JSON object.
 
-    A power loss can leave writes that were never fsynced as garbage or
-    zeros; every line after such a write was never fsynced either, so
-    cutting from the first line that is not a JSON object loses nothing
-    acknowledged.  Only the last ``RECOVERY_SCAN_BYTES`` are checked: older
-    lines were fsynced long ago.
+    Only the window is checked: it holds every byte a power loss can have
+    left unsynced (see ``_layout``); older lines were fsynced long ago.  A
+    damaged line found is reported on stderr.
 
     Args:
-        fd: the file, open for reading and writing, its tail already repaired.
+        fd: the file, open for reading, its torn tail already cut.
         path: its name, for the report.
         size: its size.
 
-    Returns:
-        The size after the cut.
-
     Raises:
-        OSError: reading, cutting or the ``fsync`` after the cut failed.
+        OSError: reading failed.
     """
     start = max(0, size - RECOVERY_SCAN_BYTES)
     block = os.pread(fd, size - start, start)
@@ -90,51 +82,22 @@ def cut_damaged_lines(fd: int, path: Path, size: int) -> int:
         # The line the window starts inside is not judged: it is old.
         offset = block.find(b"\n") + 1
         if offset == 0:
-            return size  # one line longer than the window: nothing to judge
+            return False  # one line longer than the window: nothing to judge
     while offset < len(block):
         end = block.find(b"\n", offset)
         if end < 0:
             break
         if not _is_json_object(block[offset:end]):
-            _cut(fd, start + offset)
             report(
                 f"damaged:{path}",
-                f"{path}: cut {size - start - offset} bytes from a damaged line on "
-                "(writes a power loss interrupted before their fsync, never acknowledged)",
+                f"{path}: the line at byte {start + offset} is not an event (a write a power "
+                "loss garbled, or another program's line); the file was rotated away intact "
+                "and a fresh one begun (read it with strict=False; `structlog-events "
+                "validate` lists the bad lines)",
             )
-            return start + offset
+            return True
         offset = end + 1
-    return size
-
-
-def repair_interrupted_rotation(path: Path, directory: Path, rotated: re.Pattern[str]) -> bool:
-    """Unlink *path* if it is also linked under a rotated name (crash mid-rotation).
-
-    Args:
-        path: ``events.jsonl``.
-        directory: its directory.
-        rotated: the pattern of rotated names.
-
-    Returns:
-        ``True`` if *path* was unlinked: the caller makes that durable with an
-        ``fsync`` of the directory.
-
-    Raises:
-        OSError: the directory cannot be listed or the name unlinked.
-    """
-    try:
-        info = os.stat(path, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    if info.st_nlink < 2 or not stat.S_ISREG(info.st_mode):
-        return False
-    with os.scandir(directory) as entries:
-        leftover = any(
-            rotated.match(entry.name) and entry.inode() == info.st_ino for entry in entries
-        )
-    if leftover:
-        os.unlink(path)
-    return leftover
+    return False
 
 
 def _cut(fd: int, size: int) -> None:

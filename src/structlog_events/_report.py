@@ -8,12 +8,12 @@ recurring one such as queue overflow.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
 
-_lock = threading.Lock()
+# Re-entrant: a signal handler that logs may interrupt a thread holding it.
+_lock = threading.RLock()
 _last_reported: dict[str, float] = {}
 
 
@@ -39,12 +39,10 @@ def report(key: str, message: str, *, every: float | None = None) -> None:
         pass
 
 
-def _after_fork_in_child() -> None:
+def after_fork_in_child() -> None:
+    """A fresh lock: another thread may have held it at ``fork()``."""
     global _lock
-    _lock = threading.Lock()  # another thread may have held it at fork()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+    _lock = threading.RLock()
 
 
 def forget_reports() -> None:

@@ -6,11 +6,15 @@ the oldest rotated files beyond ``max_files`` or ``max_total_size`` and, with
 background thread of its own: the hook runs in the thread that wrote (the
 caller's, in SYNC mode), which must not wait for gzip.
 
-A rotation only raises a flag; the thread then compresses every rotated
-``.jsonl`` it finds in the directory, oldest first.  Its backlog is the files on
-disk, never a queue in memory, and a file is never skipped because compression
-fell behind: it is compressed later.  The same sweep finishes what a crash left
-(a rotated file not yet compressed, a half-written temporary archive).
+Retention is applied at once, in the thread that rotated, counting every
+rotated file at its size on disk, plain or compressed: the limits hold however
+far compression falls behind (the one file being compressed aside, whose
+archive is written before its plain file goes).  Compression is only a flag
+raised for the thread, which then compresses every rotated ``.jsonl`` it finds,
+newest first (the oldest are the next to go, and are not worth compressing).
+Its backlog is the files on disk, never a queue in memory.  The same sweep
+finishes what a crash left (a rotated file not yet compressed, a half-written
+temporary archive).
 
 An archive is written to ``.events_<UTC time>.jsonl.gz.tmp`` (a dot name, which
 no reader takes for an event file), fsynced, renamed to its final name, and
@@ -22,35 +26,32 @@ compressed.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import fcntl
 import gzip
 import os
-import re
 import shutil
 import stat
 import threading
-import weakref
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from ._file import ROTATED_PATTERN, fsync_directory
+from ._file import fsync_directory
+from ._layout import (
+    ARCHIVE_SUFFIX,
+    ROTATED_PATTERN,
+    TEMP_ARCHIVE_PATTERN,
+    archive_name,
+    list_rotated,
+    temp_archive_name,
+)
 from ._report import report
-
-#: Seconds the interpreter's exit waits for compressions still under way.  A
-#: compression cut short leaves its plain file in place (and at most a dot-named
-#: temporary), which the next writer on the directory compresses.
-EXIT_TIMEOUT: Final = 30.0
 
 #: gzip's own default level.  On event lines level 9 took 1.4 times the CPU for
 #: archives 3% smaller; level 1 half the CPU for archives 10% larger.
 COMPRESS_LEVEL: Final = 6
 
-_TEMP_PATTERN: Final = re.compile(
-    r"^\.(events_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-\d{6}\.jsonl)\.gz\.tmp$"
-)
 _COPY_CHUNK: Final = 1024 * 1024
 # Linux gives each thread its own nice value: compression yields the CPU to
 # the threads that log and write.
@@ -102,24 +103,25 @@ class Retention:
         self.compress = compress
         self._file_mode = file_mode
         self._limited = max_files is not None or max_total_size is not None
-        # The hook the writer's file calls, chosen once: compression hands the
-        # work to the thread, retention alone is a directory listing done at once.
+        # The hook the writer's file calls, chosen once: retention is a
+        # directory listing done at once, compression is handed to the thread.
         self.after_rotation: Callable[[Path], None] | None
         if compress:
-            self.after_rotation = self._request_sweep
+            self.after_rotation = self._prune_and_request_sweep
         elif self._limited:
             self.after_rotation = self._prune_after_rotation
         else:
             self.after_rotation = None
         self._init_threading()
-        _live_retentions.add(self)
         if directory.is_dir():
             # What an earlier run left is handled now, not at the first
             # rotation: files it had no time to compress, limits lowered since.
             self._catch_up()
 
     def _init_threading(self) -> None:
-        self._condition = threading.Condition(threading.Lock())
+        # Re-entrant: close() may come from a signal handler that interrupted
+        # a rotation hook of the same thread.
+        self._condition = threading.Condition(threading.RLock())
         self._requested = False
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -127,16 +129,15 @@ class Retention:
     # -- public face -------------------------------------------------------
 
     def sweep(self) -> None:
-        """Compress every rotated plain file (if ``compress``), then apply retention.
+        """Apply retention, compress every rotated plain file left (if ``compress``), again.
 
         Runs in the calling thread; never raises: a failure is reported on
         stderr and the files concerned are left as they are, for the next sweep.
         """
-        failed: set[str] = set()
-        if self.compress:
-            failed = self._compress_all()
         if self._limited:
-            self._prune(failed)
+            self._prune()
+        if self.compress and self._compress_all() and self._limited:
+            self._prune()  # the archives made now count at their own size
 
     def close(self, timeout: float | None = None) -> bool:
         """Finish the compressions requested so far and stop the thread; idempotent.
@@ -155,6 +156,8 @@ class Retention:
             return True
         thread.join(timeout)
         if thread.is_alive():
+            if timeout is not None and timeout <= 0:
+                return False  # not waiting was the point: nothing to report
             report(
                 "compress-timeout",
                 "close() timed out while rotated files were being compressed; "
@@ -173,6 +176,11 @@ class Retention:
 
     def _prune_after_rotation(self, path: Path) -> None:
         self._prune()
+
+    def _prune_and_request_sweep(self, path: Path) -> None:
+        if self._limited:
+            self._prune()
+        self._request_sweep(path)
 
     def _request_sweep(self, path: Path) -> None:
         with self._condition:
@@ -207,33 +215,32 @@ class Retention:
 
     # -- compression -----------------------------------------------------------
 
-    def _compress_all(self) -> set[str]:
-        """Compress the rotated plain files, oldest first; return those that failed."""
-        failed: set[str] = set()
+    def _compress_all(self) -> bool:
+        """Compress the rotated plain files, newest first; remove orphaned temporaries.
+
+        Returns:
+            Whether a file was compressed.
+        """
         try:
-            entries = sorted(os.scandir(self.directory), key=lambda entry: entry.name)
+            entries = {entry.name: entry for entry in os.scandir(self.directory)}
         except OSError as error:
             self._report_error("list", error)
-            return failed
-        present = {entry.name for entry in entries}
-        for entry in entries:
-            name = entry.name
-            temp = _TEMP_PATTERN.match(name)
-            if temp is not None and temp.group(1) not in present:
+            return False
+        for name, entry in entries.items():
+            temp = TEMP_ARCHIVE_PATTERN.match(name)
+            if temp is not None and temp.group(1) not in entries:
                 # Orphaned by a crash or by retention: its plain file is gone.
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
-            elif (
-                ROTATED_PATTERN.match(name)
-                and not name.endswith(".gz")
-                and entry.is_file(follow_symlinks=False)
-            ):
-                try:
-                    self.compress_file(Path(entry.path))
-                except OSError as error:
-                    failed.add(name)
-                    self._report_error(f"compress {name}", error)
-        return failed
+        compressed = False
+        for file in reversed(list_rotated(self.directory).rotated):
+            if file.plain is None:
+                continue
+            try:
+                compressed = self.compress_file(file.plain) or compressed
+            except OSError as error:
+                self._report_error(f"compress {file.key}", error)
+        return compressed
 
     def compress_file(self, source: Path) -> bool:
         """Gzip one rotated file to ``<name>.gz``, then remove it.
@@ -249,8 +256,8 @@ class Retention:
             OSError: reading, writing, fsync or rename failed; the plain file
                 is left in place and no archive exists under the final name.
         """
-        target = source.with_name(source.name + ".gz")
-        temp = source.with_name(f".{source.name}.gz.tmp")
+        target = source.with_name(archive_name(source.name))
+        temp = source.with_name(temp_archive_name(source.name))
         try:
             fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
@@ -307,23 +314,25 @@ class Retention:
 
     # -- retention -------------------------------------------------------------
 
-    def _prune(self, failed: Collection[str] = ()) -> None:
+    def _prune(self) -> None:
         """Delete the oldest rotated files beyond ``max_files`` or ``max_total_size``.
 
-        With compression, a plain file still waiting for it (rotated during
-        the sweep, or being compressed by another writer) is not counted:
-        at its plain size it would push out older archives that fit once it
-        is compressed.  One whose compression *failed* counts as it is.
+        Every rotated file counts at its size on disk, plain or compressed, so
+        the limits hold however far compression lags, with one exception:
+        with ``compress=True`` the newest rotated file, while it is still
+        plain, is kept and not counted.  It is the next to be compressed (or
+        being compressed), and at its plain size it would push out archives
+        that fit once it is compressed.
         """
         try:
             files = _rotated_files(self.directory)
         except OSError as error:
             self._report_error("list", error)
             return
+        if self.compress and files and not files[0].compressed:
+            files = files[1:]
         kept_files, kept_bytes = 0, 0
         for index, file in enumerate(files):
-            if self.compress and not file.compressed and file.name not in failed:
-                continue
             if (self.max_files is None or kept_files < self.max_files) and (
                 self.max_total_size is None or kept_bytes + file.size <= self.max_total_size
             ):
@@ -351,9 +360,8 @@ class Retention:
             every=60.0,
         )
 
-    def _after_fork_in_child(self) -> None:
-        # The parent's thread does not exist in the child; the child starts
-        # its own at its first rotation.
+    def after_fork_in_child(self) -> None:
+        """No thread: the parent's does not exist in the child, which starts its own."""
         stopping = self._stopping
         self._init_threading()
         self._stopping = stopping
@@ -372,9 +380,8 @@ def _optional_limit(value: object, option: str, unit: str) -> int | None:
 
 
 class _RotatedFile(NamedTuple):
-    """One rotated file: its plain name, the paths it has now, the bytes it keeps."""
+    """One rotated file: the paths it has now, and the bytes it keeps."""
 
-    name: str
     paths: list[Path]
     size: int
     compressed: bool
@@ -386,29 +393,17 @@ def _rotated_files(directory: Path) -> list[_RotatedFile]:
     A file present plain and compressed (compression under way) is one file,
     sized by its archive, which is what stays.
     """
-    paths: dict[str, list[Path]] = {}
-    sizes: dict[str, dict[bool, int]] = {}
-    for entry in os.scandir(directory):
-        if not ROTATED_PATTERN.match(entry.name):
-            continue
-        try:
-            info = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            continue
-        if not stat.S_ISREG(info.st_mode):
-            continue  # not a file this library wrote
-        name = entry.name.removesuffix(".gz")
-        paths.setdefault(name, []).append(Path(entry.path))
-        sizes.setdefault(name, {})[entry.name.endswith(".gz")] = info.st_size
-    return [
-        _RotatedFile(
-            name,
-            paths[name],
-            sizes[name].get(True, sizes[name].get(False, 0)),
-            compressed=True in sizes[name],
-        )
-        for name in sorted(paths, reverse=True)
-    ]
+    files: list[_RotatedFile] = []
+    for file in reversed(list_rotated(directory).rotated):
+        paths = [path for path in (file.plain, file.compressed) if path is not None]
+        for path in reversed(paths):  # the archive first
+            try:
+                size = os.stat(path, follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue
+            files.append(_RotatedFile(paths, size, compressed=file.compressed is not None))
+            break
+    return files
 
 
 def _has_unfinished_compression(directory: Path) -> bool:
@@ -416,8 +411,8 @@ def _has_unfinished_compression(directory: Path) -> bool:
     try:
         with os.scandir(directory) as entries:
             return any(
-                _TEMP_PATTERN.match(entry.name)
-                or (ROTATED_PATTERN.match(entry.name) and not entry.name.endswith(".gz"))
+                TEMP_ARCHIVE_PATTERN.match(entry.name)
+                or (ROTATED_PATTERN.match(entry.name) and not entry.name.endswith(ARCHIVE_SUFFIX))
                 for entry in entries
             )
     except OSError:
@@ -431,21 +426,3 @@ def _still_named(path: Path, info: os.stat_result) -> bool:
     except FileNotFoundError:
         return False
     return (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino)
-
-
-_live_retentions: weakref.WeakSet[Retention] = weakref.WeakSet()
-
-
-def _finish_at_exit() -> None:
-    """Finish the compressions under way when the interpreter exits normally."""
-    for retention in list(_live_retentions):
-        retention.close(timeout=EXIT_TIMEOUT)
-
-
-def _after_fork_in_child() -> None:
-    for retention in list(_live_retentions):
-        retention._after_fork_in_child()
-
-
-atexit.register(_finish_at_exit)
-os.register_at_fork(after_in_child=_after_fork_in_child)

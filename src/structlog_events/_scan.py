@@ -11,6 +11,7 @@ newest file of the first.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import os
@@ -27,7 +28,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from ._event import Event
-from ._file import CURRENT_NAME, ROTATED_PATTERN
+from ._layout import CURRENT_NAME, RotatedFile, archive_name, list_rotated
 
 #: Bytes read per call; a longer line is gathered from several reads.
 _CHUNK: Final = 1024 * 1024
@@ -44,6 +45,10 @@ _REMEMBERED_FILES: Final = 64
 
 #: What a damaged gzip file raises while it is read.
 _GZIP_ERRORS: Final = (gzip.BadGzipFile, EOFError, zlib.error)
+
+_STRAY_REASON: Final = (
+    "named like an event file but not a regular file (a directory, FIFO, device or link); not read"
+)
 
 _TORN_REASON: Final = (
     "incomplete last line (a write in progress, or a writer that stopped mid-write; "
@@ -94,49 +99,6 @@ ScanItem = ScannedLine | LineProblem | CaughtUp
 # -- the files of a directory ---------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RotatedFile:
-    """A rotated file, plain or compressed or (while being compressed) both.
-
-    Attributes:
-        key: the plain name, ``events_<UTC time>.jsonl``; keys sort by rotation time.
-        plain: the ``.jsonl`` path, if present when listed.
-        compressed: the ``.jsonl.gz`` path, if present when listed.
-        inode: inode number of the plain file, 0 if there is none.
-    """
-
-    key: str
-    plain: Path | None
-    compressed: Path | None
-    inode: int
-
-
-def rotated_files(directory: Path) -> list[RotatedFile]:
-    """Return the rotated files of *directory*, oldest first; none if it does not exist."""
-    plain: dict[str, tuple[Path, int]] = {}
-    compressed: dict[str, Path] = {}
-    try:
-        entries = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    for entry in entries:
-        if not ROTATED_PATTERN.match(entry.name):
-            continue
-        if entry.name.endswith(".gz"):
-            compressed[entry.name[:-3]] = Path(entry.path)
-        else:
-            plain[entry.name] = (Path(entry.path), entry.inode())
-    return [
-        RotatedFile(
-            key=key,
-            plain=plain[key][0] if key in plain else None,
-            compressed=compressed.get(key),
-            inode=plain[key][1] if key in plain else 0,
-        )
-        for key in sorted(plain.keys() | compressed.keys())
-    ]
-
-
 def _union(first: list[RotatedFile], second: list[RotatedFile]) -> list[RotatedFile]:
     """Merge two listings of one directory: every file seen in either, oldest first."""
     merged = {file.key: file for file in first}
@@ -153,31 +115,53 @@ def _union(first: list[RotatedFile], second: list[RotatedFile]) -> list[RotatedF
     return [merged[key] for key in sorted(merged)]
 
 
-def event_files(directory: Path) -> list[Path]:
-    """Return the event files of *directory* in write order, one path per rotated file.
-
-    A rotated file present both plain and compressed (compression under way)
-    is listed once, plain.
-    """
-    files = [file.plain or file.compressed for file in rotated_files(directory)]
-    current = directory / CURRENT_NAME
-    if current.is_file():
-        files.append(current)
-    return [path for path in files if path is not None]
-
-
 def _open_rotated(directory: Path, file: RotatedFile) -> tuple[Path, io.BufferedIOBase] | None:
-    """Open the plain file, else the compressed one; ``None`` if both are gone (deleted)."""
+    """Open the plain file, else the compressed one; ``None`` if both are gone (deleted).
+
+    Raises:
+        OSError: ``EINVAL`` if what is there now is not a regular file.
+    """
     if file.plain is not None:
         try:
-            return file.plain, open(file.plain, "rb")
+            return file.plain, open(_open_regular(file.plain), "rb")
         except FileNotFoundError:
             pass  # compressed since it was listed: the archive exists before the plain file goes
-    compressed = file.compressed or directory / f"{file.key}.gz"
+    compressed = file.compressed or directory / archive_name(file.key)
     try:
-        return compressed, gzip.open(compressed, "rb")
+        return compressed, _open_archive(compressed)
     except FileNotFoundError:
         return None  # deleted by retention since it was listed
+
+
+def _open_archive(path: Path) -> gzip.GzipFile:
+    """Open a ``.jsonl.gz`` file for reading, never blocking (see ``_open_regular``)."""
+    raw = open(_open_regular(path), "rb", buffering=0)
+    try:
+        stream = gzip.GzipFile(fileobj=raw, mode="rb")
+    except BaseException:
+        raw.close()
+        raise
+    stream.myfileobj = raw  # closed with the stream, as when gzip opens the file itself
+    return stream
+
+
+def _open_regular(path: Path) -> int:
+    """Open *path* for reading, never blocking: a FIFO or device is refused, not waited on.
+
+    Raises:
+        OSError: ``EINVAL`` if *path* is not a regular file (``ELOOP`` for a
+            symbolic link); ``FileNotFoundError`` if it is gone.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    if not regular:
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return fd
 
 
 def _split_lines(read: Callable[[], bytes]) -> Iterator[tuple[bytes, bool]]:
@@ -279,6 +263,8 @@ class _Scan:
         #: heads unique (the first line alone already is, unless one event is
         #: emitted twice); inodes are not, once a file is deleted.
         self._finished: deque[bytes] = deque(maxlen=_REMEMBERED_FILES)
+        #: Entries named like event files that are not regular files, reported once.
+        self._strays: set[Path] = set()
 
     def look(self, *, final: bool, patient: bool = False) -> Iterator[ScanItem]:
         """Read what is new; with *final*, report an unterminated live tail as torn.
@@ -299,27 +285,59 @@ class _Scan:
         # existed when that listing ended, so a second one holds it (or the
         # first did, if it was compressed meanwhile): together they are
         # complete up to there.  Newer files wait for the next look.
-        first = rotated_files(self.directory)
-        newest = first[-1].key if first else ""
+        first = list_rotated(self.directory)
+        second = list_rotated(self.directory)
+        yield from self._refuse_strays([*first.strays, *second.strays])
+        newest = first.rotated[-1].key if first.rotated else ""
+        files = [
+            file
+            for file in _union(first.rotated, second.rotated)
+            if file.key > self._done_key and file.key <= newest
+        ]
+        self.deferred = newest < max((file.key for file in second.rotated), default="")
+        if rotated_away and not self._live_is_listed(files):
+            # Rotated away and its rotated name deleted by retention, which
+            # deletes oldest first: every file listed is newer.  What the
+            # descriptor still reads comes first.
+            yield from self._close_live(self.current)
         skip = self._skip_existing
         self._skip_existing = False
-        for file in _union(first, rotated_files(self.directory)):
-            if file.key <= self._done_key:
-                continue
-            if file.key > newest:
-                self.deferred = True
-                break
+        for file in files:
             yield from self._read_rotated(file, skip=skip)
             self._done_key = file.key
         if self.deferred and patient:
             return
         if self._live is not None:
             if rotated_away:
-                # Rotated away, and its rotated name already deleted or compressed
-                # out of sight: what the descriptor still reads is all there is.
+                # Rotated away, and compressed out of sight since the listing:
+                # what the descriptor still reads is all there is.
                 yield from self._close_live(self._live.path)
             else:
                 yield from self._read_live(final=final)
+
+    def _live_is_listed(self, files: list[RotatedFile]) -> bool:
+        """Whether the live file, rotated away, is among *files*: by inode, or compressed."""
+        live = self._live
+        assert live is not None
+        if any(file.inode == live.inode for file in files):
+            return True
+        head = live.head()
+        for file in files:
+            if file.plain is None and file.compressed is not None:
+                try:
+                    with _open_archive(file.compressed) as stream:
+                        if _read_head(lambda size, done: stream.read(size)) == head:
+                            return True
+                except (OSError, *_GZIP_ERRORS):
+                    continue
+        return False
+
+    def _refuse_strays(self, strays: list[Path]) -> Iterator[LineProblem]:
+        """Report each entry named like an event file that is not a regular file, once."""
+        for path in strays:
+            if path not in self._strays:
+                self._strays.add(path)
+                yield LineProblem(path, 0, _STRAY_REASON)
 
     def close(self) -> None:
         if self._live is not None:
@@ -329,7 +347,7 @@ class _Scan:
     def _open_live(self) -> _LiveFile | None:
         """Open ``events.jsonl``; ``None`` if it is missing or must be read under another name."""
         try:
-            fd = os.open(self.current, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.current, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except (FileNotFoundError, NotADirectoryError):
             return None
         try:
@@ -353,7 +371,11 @@ class _Scan:
         if live is not None and file.inode == live.inode:
             yield from self._close_live(file.plain or live.path)
             return
-        opened = _open_rotated(self.directory, file)
+        try:
+            opened = _open_rotated(self.directory, file)
+        except OSError as error:  # replaced since the listing by what is no event file
+            yield LineProblem(file.plain or file.compressed or self.directory, 0, str(error))
+            return
         if opened is None:
             return
         path, stream = opened

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any, Final
 
-from ._sinks import flush_queued_sinks
+from ._lifecycle import flush_all
 
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
@@ -30,8 +30,8 @@ def install_signal_handlers(
 ) -> None:
     """On each of *signals*, drain every queued writer, then act as before.
 
-    The handler flushes all queued (``ASYNC``) writers of the process together,
-    waiting at most *timeout* seconds, and then hands the signal on: to the
+    The handler flushes every writer of the process, waiting at most
+    *timeout* seconds in all, and then hands the signal on: to the
     Python handler installed before (SIGINT's raises ``KeyboardInterrupt``), or,
     for the default action, re-raises it with that action restored, so the
     process ends as it would have (killed by SIGTERM, exit status 143 from a
@@ -73,7 +73,7 @@ class _DrainThenContinue:
         self._timeout = timeout
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
-        flush_queued_sinks(self._timeout)
+        flush_all(self._timeout)
         previous = self._previous
         if callable(previous):
             previous(signum, frame)

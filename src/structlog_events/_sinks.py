@@ -1,168 +1,435 @@
-"""How a line reaches the file: in the caller's thread, or through a queue.
+"""How a line reaches the file: a queue that one writer thread drains, in both modes.
 
-``SyncSink`` writes and fsyncs before ``submit`` returns.  ``QueuedSink`` puts
-the line on a bounded queue that a daemon thread drains in batches.  Both follow
-the ``Sink`` protocol; the writer picks one when it is built.
+``QueuedSink`` (ASYNC) queues a line and returns; ``SyncSink`` (SYNC) queues it
+and waits until the writer thread has written and fsynced it.  Either way the
+file is only ever written by whoever holds the drain: the writer thread, or,
+where no thread can run it (interpreter shutdown, a thread that cannot start),
+the calling thread itself.
+
+Why a SYNC caller does not write its own line: Python runs signal handlers on
+the main thread, between any two bytecodes.  A main thread inside a write
+holds the file's locks; a handler that logs (or closes the writer) would wait
+for a write that can only finish once the handler returns.  And a
+``KeyboardInterrupt`` raised in the middle of a write would leave it half
+done.  So a caller only queues and waits, and everything it waits on is
+signal-safe: the queue is a ``deque`` (appends are atomic), wake-ups and
+completions are bare ``_thread`` locks released by one side and acquired by
+the other (no Python-level lock is held across bytecodes a handler could
+interrupt).  A handler that logs queues its line and waits like any caller;
+a ``KeyboardInterrupt`` abandons the wait, and the line is still written.
+
+Group commit follows from the design: the writer thread takes every line
+queued while it was busy, writes them with one ``write()`` and runs one
+``fsync`` for all the SYNC callers among them.
 """
 
 from __future__ import annotations
 
-import atexit
-import os
+import contextlib
+import itertools
 import threading
 import time
-import weakref
+from _thread import allocate_lock
 from collections import deque
+from collections.abc import Callable
 from typing import Final
 
 from ._file import EventFile
+from ._layout import BATCH_BYTES
 from ._options import Overflow
 from ._report import report
 from ._stats import Counters
 
-#: Longest a SYNC leader waits for the rest of its group (see ``SyncSink._gather``).
-GATHER_SECONDS: Final = 0.0002
+#: Lines the writer takes into one append, at most (and at most ``BATCH_BYTES``).
+BATCH_LINES: Final = 4096
+
+#: Longest the writer thread sleeps with nothing queued before looking again.
+#: Nothing depends on it (producers wake the thread); it bounds the cost of a
+#: wake-up that a bug might lose.
+IDLE_SECONDS: Final = 1.0
+
+#: How often a producer blocked on a full queue (``overflow="block"``) looks again.
+ROOM_POLL_SECONDS: Final = 0.05
 
 
-class SyncSink:
-    """Writes and fsyncs each line before ``submit`` returns, committing in groups.
+class _Signal:
+    """A wake-up that one side posts and the other consumes: a binary semaphore.
 
-    A caller adds its line to a pending list.  If no commit is running it
-    becomes the leader: it takes every pending line, writes them with one
-    ``write()`` and runs one ``fsync``, then wakes all waiting callers at once.
-    Callers that arrive while a commit runs wait for it; those whose lines it
-    did not cover elect the next leader, which takes all of their lines
-    together.  So N threads share one ``fsync`` per commit instead of queueing
-    N of them (writes to a file under ``fsync`` would wait anyway).
+    Posting twice before a wait counts once.  Both sides are single C calls on
+    a bare lock, safe in a signal handler that interrupted either.
     """
 
-    def __init__(self, event_file: EventFile) -> None:
-        self._file = event_file
-        self._init_locks()
-        _live_sync_sinks.add(self)
-
-    def _init_locks(self) -> None:
-        self._state = threading.Condition(threading.Lock())
-        self._pending: list[bytes] = []
-        self._submitted = 0
-        self._committed = 0
-        self._committing = False
-        self._last_batch = 1
-        self._gather_until = 0  # while a leader gathers: the batch size it waits for
-
-    def submit(self, line: bytes) -> None:
-        state = self._state
-        with state:
-            self._pending.append(line)
-            self._submitted += 1
-            ticket = self._submitted
-            if self._gather_until and len(self._pending) >= self._gather_until:
-                state.notify_all()
-            while self._committed < ticket:
-                if self._committing:
-                    state.wait()
-                    continue
-                self._committing = True
-                self._gather()
-                batch, self._pending = self._pending, []
-                self._last_batch = len(batch)
-                through = self._submitted
-                state.release()
-                try:
-                    self._commit(batch)
-                finally:
-                    state.acquire()
-                    self._committing = False
-                    self._committed = through
-                    state.notify_all()
-
-    def _gather(self) -> None:
-        """Give the callers of the last group a moment to join this one.
-
-        When the last commit covered several callers, they all return at once
-        and log again; the first one back would otherwise commit alone while
-        the rest wait out its ``fsync``.  So it waits, a fraction of one
-        ``fsync`` at most, until as many lines are pending as the last commit
-        had.  A lone caller never waits.
-        """
-        if self._last_batch > 1 and len(self._pending) < self._last_batch:
-            self._gather_until = self._last_batch
-            self._state.wait(GATHER_SECONDS)
-            self._gather_until = 0
-
-    def _commit(self, batch: list[bytes]) -> None:
-        """Write and fsync *batch*, outside the state lock; never raises."""
-        # The file turns I/O errors into counts; anything else it raises (a bug,
-        # MemoryError) is counted here, since a log call must never raise.
-        try:
-            seq = self._file.append(batch)
-        except Exception as error:
-            self._file.count_failed(len(batch))
-            report(f"append:{type(error).__name__}", f"events not written: {error!r}")
-            return
-        if seq:
-            try:
-                self._file.sync_through(seq)
-            except Exception as error:  # written, but not known to be durable
-                report(f"sync:{type(error).__name__}", f"fsync not done: {error!r}")
-
-    def flush(self, timeout: float | None = None) -> bool:
-        return True
-
-    def close(self, timeout: float | None = None) -> bool:
-        self._file.close()
-        return True
-
-    def _after_fork_in_child(self) -> None:
-        # A parent thread may have held the lock at fork(); its pending lines
-        # are the parent's to write.
-        self._init_locks()
-
-
-_live_sync_sinks: weakref.WeakSet[SyncSink] = weakref.WeakSet()
-
-
-class _Flush:
-    """Queue marker: the writer thread syncs the file, then sets ``done``."""
-
-    __slots__ = ("done",)
+    __slots__ = ("_lock",)
 
     def __init__(self) -> None:
-        self.done = threading.Event()
+        self._lock = allocate_lock()
+        self._lock.acquire()
+
+    def post(self) -> None:
+        with contextlib.suppress(RuntimeError):  # posted already
+            self._lock.release()
+
+    def wait(self, timeout: float) -> bool:
+        """Consume a post, waiting up to *timeout* seconds for one; ``False`` if none came."""
+        return self._lock.acquire(timeout=timeout)
 
 
-class _Stop(_Flush):
-    """Queue marker: like ``_Flush``, then the writer thread closes the file and ends."""
+class _Done:
+    """A one-time completion with an outcome, which any number of threads can wait for."""
+
+    __slots__ = ("_lock", "done", "ok")
+
+    def __init__(self) -> None:
+        self._lock = allocate_lock()
+        self._lock.acquire()
+        self.done = False
+        self.ok = False
+
+    def set(self, ok: bool) -> None:
+        if self.done:
+            return
+        self.ok = ok
+        self.done = True
+        with contextlib.suppress(RuntimeError):  # set twice at once: the first counts
+            self._lock.release()
+
+    def wait(self, timeout: float | None) -> bool:
+        """Return once set (``True``), or ``False`` after *timeout* seconds."""
+        if self.done:
+            return True
+        if not self._lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            return self.done
+        self._lock.release()  # let the next waiter through
+        return True
+
+
+class _SyncLine(_Done):
+    """A SYNC caller's line in the queue: done once it is written and fsynced (or failed)."""
+
+    __slots__ = ("line",)
+
+    def __init__(self, line: bytes) -> None:
+        super().__init__()
+        self.line = line
+
+
+class _Flush(_Done):
+    """Queue marker: done once every line queued before it is written and fsynced."""
 
     __slots__ = ()
 
 
-#: Lines the writer thread gathers into one append (one ``write()`` per file).
-BATCH_LINES: Final = 4096
+class _Stop(_Flush):
+    """Queue marker: like ``_Flush``, then the file is closed and the queue refuses lines."""
 
-#: Bytes the writer thread gathers into one append, and writes at most before it
-#: fsyncs even while the queue stays busy: what a power loss can take from a
-#: queued writer (besides its queue), and what ``EventFile`` checks at open.
-SYNC_EVERY_BYTES: Final = 1024 * 1024
+    __slots__ = ()
 
 
-class QueuedSink:
-    """Queues lines for a daemon writer thread; ``submit`` returns at once.
+_Item = bytes | _Done
+
+_OPEN: Final = 0
+_CLOSING: Final = 1
+_CLOSED: Final = 2
+
+
+class _Pipeline:
+    """The queue, its drain and the writer thread, shared by both sinks.
+
+    Lifecycle: ``flush``, ``close`` (idempotent; every caller waits for the
+    same outcome), ``drain_in_callers`` (at interpreter shutdown: from then on
+    callers write what they queue) and ``after_fork_in_child``.
+
+    The outcome of ``flush`` and ``close`` is ``True`` only if every line this
+    sink accepted before the call is written and fsynced: once a line is lost
+    (a failed write or ``fsync``), both return ``False`` for good, since that
+    line is not on disk.
+    """
+
+    def __init__(self, event_file: EventFile, counters: Counters) -> None:
+        self._file = event_file
+        self._counters = counters
+        self._init_state()
+
+    def _init_state(self) -> None:
+        self._queue: deque[_Item] = deque()
+        self._wake = _Signal()
+        self._room = _Signal()
+        # The drain: whoever holds it takes lines from the queue and writes them.
+        self._drain_lock = threading.Lock()
+        self._drainer = 0  # thread id of the holder, to tell a handler re-entering it
+        self._idle = False
+        self._thread: threading.Thread | None = None
+        self._thread_started = False
+        self._in_callers = False  # shutdown: callers drain what they queue
+        self._state = _OPEN
+        self._close_tickets = itertools.count()
+        self._closed = _Stop()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Return once every line queued before the call is written and fsynced.
+
+        Returns:
+            The outcome (see the class), or ``False`` if *timeout* seconds passed first.
+        """
+        if self._state is not _OPEN:
+            return self._wait(self._closed, timeout)
+        marker = _Flush()
+        self._put(marker, start=False)
+        return self._wait(marker, timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Write what is queued, fsync and close the file; refuse lines from now on.
+
+        Every call, the first or a later one, concurrent or not, waits (up to
+        *timeout*) for the same outcome.  Lines queued after the first call
+        are counted as failed.
+        """
+        if next(self._close_tickets) == 0:
+            self._state = _CLOSING
+            self._put(self._closed, start=False)
+        return self._wait(self._closed, timeout)
+
+    def drain_in_callers(self) -> None:
+        """From now on, each caller writes what it queues (interpreter shutdown).
+
+        Log calls made while the interpreter shuts down (by ``atexit``
+        handlers, or by threads still running in a worker process about to
+        end with ``os._exit``) then reach the file before the call returns,
+        whether or not the writer thread still runs.
+        """
+        self._in_callers = True
+        self._drain_now()
+
+    def after_fork_in_child(self) -> None:
+        """An empty queue and no thread: the parent's lines are the parent's to write."""
+        state = self._state
+        closed = self._closed
+        self._init_state()
+        if state is not _OPEN:
+            self._state = _CLOSED
+            self._closed = closed
+            next(self._close_tickets)
+            if not closed.done:
+                closed.set(False)  # the parent was closing: its outcome is the parent's
+
+    # -- producers -------------------------------------------------------------
+
+    def _refuse(self) -> None:
+        """Count and report a line offered after ``close()``."""
+        self._counters.add(failed=1)
+        report("closed", "event logged after close() was not written (counted as failed)")
+
+    def _put(self, item: _Item, *, start: bool = True) -> None:
+        """Queue *item* and see that someone writes it."""
+        self._queue.append(item)
+        self._see_to(start=start)
+
+    def _see_to(self, *, start: bool = True) -> None:
+        """Make sure what was just queued gets written.
+
+        Args:
+            start: start the writer thread if it has not started yet; without,
+                this thread writes the queue instead (a flush or close before
+                any line needs no thread).
+        """
+        if self._state is _CLOSED:
+            self._settle_leftovers()  # raced the close: the drain has ended
+        elif self._in_callers or (self._thread is None and not (start and self._start_thread())):
+            self._drain_now()
+        elif self._idle:
+            self._wake.post()
+
+    def _wait(self, done: _Done, timeout: float | None) -> bool:
+        """Wait for *done*; ``False`` at once where waiting would wait on this thread itself."""
+        if not done.done:
+            me = threading.get_ident()
+            if self._drainer == me:
+                return False  # a handler interrupted this thread's own drain
+            thread = self._thread
+            if thread is not None and thread.ident == me:
+                return False  # the writer thread (a rotation hook) cannot wait for itself
+            if not self._thread_started:
+                # The writer thread is being started by the frame this call
+                # interrupted: nobody else will write the item now.
+                self._drain_now()
+        return done.wait(timeout) and done.ok
+
+    def _start_thread(self) -> bool:
+        """Start the writer thread; ``False`` if it cannot run (interpreter shutdown)."""
+        thread = threading.Thread(target=self._run, name="structlog-events-writer", daemon=True)
+        # Claimed before start(): a signal handler that logs while start()
+        # runs finds the thread claimed, and drains itself (see ``_wait``).
+        self._thread = thread
+        try:
+            thread.start()
+        except RuntimeError:  # "can't create new thread at interpreter shutdown"
+            self._in_callers = True
+            return False
+        self._thread_started = True
+        return True
+
+    def _drain_now(self) -> None:
+        """Write what is queued in this thread, unless another drain is under way.
+
+        A drain already under way in another thread goes on until the queue is
+        empty, which includes what this caller queued; one under way in this
+        thread (a signal handler interrupted it) writes it once the handler
+        returns.
+        """
+        while self._queue and self._state is not _CLOSED:
+            if not self._drain_lock.acquire(blocking=self._drainer != threading.get_ident()):
+                return
+            try:
+                self._drainer = threading.get_ident()
+                self._drain()
+            finally:
+                self._drainer = 0
+                self._drain_lock.release()
+
+    # -- the drain -------------------------------------------------------------
+
+    def _run(self) -> None:
+        """The writer thread: drain, fsync when idle, sleep until woken."""
+        # Daemon thread: it never keeps the interpreter from exiting (a
+        # non-daemon thread blocked in a wait would keep atexit from running).
+        queue, file = self._queue, self._file
+        while self._state is not _CLOSED:
+            if queue:
+                with self._drain_lock:
+                    self._drainer = threading.get_ident()
+                    try:
+                        self._drain()
+                    finally:
+                        self._drainer = 0
+                continue
+            self._idle = True
+            if not queue:
+                if file.written_seq > file.durable_seq:
+                    with self._drain_lock:
+                        self._guarded(file.sync_written)
+                if not queue:
+                    self._wake.wait(IDLE_SECONDS)
+            self._idle = False
+
+    def _drain(self) -> None:
+        """Take and write batches until the queue is empty; the caller holds the drain."""
+        while self._queue and self._state is not _CLOSED:
+            lines: list[bytes] = []
+            waiters: list[_Done] = []
+            stop = self._take(lines, waiters)
+            if lines:
+                self._guarded(self._file.append, lines, failed_lines=len(lines))
+            if waiters or self._file.sync_due():
+                self._guarded(self._file.sync_written)
+            ok = self._file.lost == 0
+            for waiter in waiters:
+                waiter.set(ok)
+            if stop is not None:
+                self._finish(stop)
+
+    def _take(self, lines: list[bytes], waiters: list[_Done]) -> _Stop | None:
+        """Move queued lines into *lines* and completions into *waiters*, up to the stop marker."""
+        queue = self._queue
+        size = 0
+        try:
+            while queue and len(lines) < BATCH_LINES and size < BATCH_BYTES:
+                item = queue.popleft()
+                if type(item) is bytes:
+                    lines.append(item)
+                    size += len(item)
+                elif type(item) is _SyncLine:
+                    lines.append(item.line)
+                    size += len(item.line)
+                    waiters.append(item)
+                elif type(item) is _Stop:
+                    return item
+                else:
+                    assert isinstance(item, _Done)
+                    waiters.append(item)
+            return None
+        finally:
+            self._room.post()
+
+    def _guarded(self, step: Callable[..., object], *args: object, failed_lines: int = 0) -> None:
+        """Call *step* (a method of the file); what it raises is counted and reported, never raised.
+
+        The file turns I/O errors into counts itself; anything else (a bug,
+        ``MemoryError``) must not kill the writer thread or reach a log call.
+        """
+        try:
+            step(*args)
+        except Exception as error:
+            if failed_lines:
+                self._counters.add(failed=failed_lines)
+                self._file.count_lost(failed_lines)
+            report(
+                f"writer-error:{type(error).__name__}",
+                f"error while writing events, carrying on: {error!r}",
+                every=10.0,
+            )
+
+    def _finish(self, stop: _Stop) -> None:
+        """Close the file after the last line queued before ``close()``; settle the rest."""
+        self._guarded(self._file.close)
+        stop.ok = self._file.lost == 0  # read by producers that settle leftovers from now
+        self._state = _CLOSED
+        self._settle_leftovers()
+        stop.set(stop.ok)
+
+    def _settle_leftovers(self) -> None:
+        """Fail the lines queued after the close, and complete the markers queued with them.
+
+        Called by the drain when it closes and by every producer that finds the
+        queue closed after queueing: ``popleft`` is atomic, so each leftover is
+        settled exactly once, whoever gets it.
+        """
+        ok = self._closed.ok
+        queue = self._queue
+        while True:
+            try:
+                item = queue.popleft()
+            except IndexError:
+                return
+            if type(item) is bytes or type(item) is _SyncLine:
+                self._counters.add(failed=1)
+                report("closed", "event logged after close() was not written (counted as failed)")
+            if isinstance(item, _Done):
+                item.set(ok if type(item) is not _SyncLine else False)
+
+
+class SyncSink(_Pipeline):
+    """Returns from ``submit`` once the line is written and fsynced.
+
+    Concurrent callers share one ``write()`` and one ``fsync`` (group commit).
+    A caller interrupted while it waits (``KeyboardInterrupt``) leaves its line
+    queued: it is written, though the call did not return.
+    """
+
+    def submit(self, line: bytes) -> None:
+        if self._state is not _OPEN:
+            self._refuse()
+            return
+        waiter = _SyncLine(line)
+        self._put(waiter)
+        self._wait(waiter, None)
+
+
+class QueuedSink(_Pipeline):
+    """Queues lines for the writer thread; ``submit`` returns at once.
 
     The thread starts with the first line (there is no ``start()`` to forget)
     and works in plain blocking code, in other threads and under a running
     asyncio loop alike.  It writes what it finds queued in batches, and fsyncs
-    whenever the queue runs empty and after every ``SYNC_EVERY_BYTES``.  Lines
-    still queued at normal interpreter exit are written by an ``atexit`` hook;
-    ``install_signal_handlers()`` does the same on SIGTERM and SIGINT.  After
-    ``fork()`` the child starts with an empty queue (the parent's lines are the
-    parent's to write) and its own thread.
+    whenever the queue runs empty and whenever the file has grown by
+    ``SYNC_EVERY_BYTES`` since the last ``fsync`` it knows of.  After
+    ``fork()`` the child starts with an empty queue and its own thread.
 
     Producers append to a ``deque`` without taking a lock; the thread is only
-    woken (one ``Event.set``) when it went idle.  Once the queue is half full,
-    each producer yields the GIL (``time.sleep(0)``) before queueing, so busy
-    producers cannot starve the writer thread into dropping events the disk
-    could take.
+    woken when it went idle.  Once the queue is half full, each producer
+    yields the GIL (``time.sleep(0)``) before queueing, so busy producers
+    cannot starve the writer thread into dropping events the disk could take.
     """
 
     def __init__(
@@ -173,31 +440,14 @@ class QueuedSink:
         max_queue_size: int,
         overflow: Overflow,
     ) -> None:
-        self._file = event_file
-        self._counters = counters
+        super().__init__(event_file, counters)
         self._max_queue_size = max_queue_size
         self._block = overflow is Overflow.BLOCK
         self._high_water = max(1, max_queue_size // 2)
-        self._init_threading()
-        _live_sinks.add(self)
-
-    def _init_threading(self) -> None:
-        self._queue: deque[bytes | _Flush] = deque()
-        self._wakeup = threading.Event()
-        self._room = threading.Condition(threading.Lock())
-        self._count_lock = threading.Lock()
-        self._start_lock = threading.Lock()
-        self._idle = False
-        self._waiting_for_room = 0
-        self._thread: threading.Thread | None = None
-        self._closed = False
-
-    # -- Sink ------------------------------------------------------------------
 
     def submit(self, line: bytes) -> None:
-        if self._closed:
-            self._file.count_failed(1)
-            report("closed", "event logged after close() was not written (counted as failed)")
+        if self._state is not _OPEN:
+            self._refuse()
             return
         queue = self._queue
         if len(queue) >= self._high_water:
@@ -208,216 +458,30 @@ class QueuedSink:
             if len(queue) >= self._max_queue_size and not self._make_room():
                 return
         queue.append(line)
-        if self._thread is None:
-            self._start()
-        if self._idle:
-            self._wakeup.set()
-
-    def flush(self, timeout: float | None = None) -> bool:
-        marker = self._request_flush()
-        if marker is None:
-            thread = self._thread
-            if thread is None or thread is threading.current_thread():
-                # Never started, or asked by the writer thread itself (from a
-                # rotation hook), which cannot wait for its own queue.
-                return thread is None
-            thread.join(timeout)  # closing: the thread ends once all is written
-            return not thread.is_alive()
-        return marker.done.wait(timeout)
-
-    def close(self, timeout: float | None = None) -> bool:
-        if self._closed:
-            return True
-        self._closed = True
-        thread = self._thread
-        if thread is None:
-            self._file.close()
-            return True
-        marker = _Stop()
-        self._put_marker(marker)
-        if thread is threading.current_thread():
-            return False  # closed from the writer thread: it stops after this batch
-        if marker.done.wait(timeout):
-            thread.join(timeout)
-            return True
-        report(
-            "close-timeout",
-            f"close() timed out with {len(self._queue)} events still queued; the "
-            "writer thread goes on writing them while the process lives",
-        )
-        return False
-
-    # -- producers -------------------------------------------------------------
-
-    def _request_flush(self) -> _Flush | None:
-        """Queue a flush marker, or return ``None`` if there is no open queue to flush."""
-        if self._thread is None or self._closed or threading.current_thread() is self._thread:
-            return None
-        marker = _Flush()
-        self._put_marker(marker)
-        return marker
+        if self._idle or self._thread is None or self._state is not _OPEN or self._in_callers:
+            self._see_to()
 
     def _make_room(self) -> bool:
         """Drop the event (``False``) or wait for room in the queue (``True``)."""
         if not self._block:
-            with self._count_lock:
-                self._counters.dropped += 1
-                dropped = self._counters.dropped
+            self._counters.add(dropped=1)
             report(
                 "queue-full",
-                f"queue full ({self._max_queue_size} events): {dropped} events dropped "
-                "so far; raise max_queue_size or use overflow='block'",
+                f"queue full ({self._max_queue_size} events): {self._counters.dropped} events "
+                "dropped so far; raise max_queue_size or use overflow='block'",
                 every=10.0,
             )
             return False
-        if threading.current_thread() is self._thread:
-            return True  # never wait for ourselves
-        with self._room:
-            self._waiting_for_room += 1
-            try:
-                while len(self._queue) >= self._max_queue_size:
-                    thread = self._thread
-                    if thread is None or not thread.is_alive():
-                        break  # nobody left to make room: let the queue grow
-                    self._wakeup.set()
-                    # Bounded wait: a missed notify costs 0.1 s, never a deadlock.
-                    self._room.wait(0.1)
-            finally:
-                self._waiting_for_room -= 1
+        thread = self._thread
+        while len(self._queue) >= self._max_queue_size and self._state is _OPEN:
+            if (
+                self._in_callers
+                or thread is None
+                or not thread.is_alive()
+                or thread.ident == threading.get_ident()
+            ):
+                break  # nobody else left to make room, or it is us: let the queue grow
+            self._wake.post()
+            self._room.wait(ROOM_POLL_SECONDS)
+        self._room.post()  # pass the room on to the next waiting producer
         return True
-
-    def _put_marker(self, marker: _Flush) -> None:
-        self._queue.append(marker)
-        self._wakeup.set()
-
-    def _start(self) -> None:
-        with self._start_lock:
-            if self._thread is not None:
-                return
-            thread = threading.Thread(target=self._run, name="structlog-events-writer", daemon=True)
-            thread.start()
-            self._thread = thread
-
-    # -- the writer thread -----------------------------------------------------
-
-    def _run(self) -> None:
-        # Daemon thread: it never keeps the interpreter from exiting (a
-        # non-daemon thread blocked in a wait would keep atexit from running).
-        unsynced_bytes = 0
-        while True:
-            batch: list[bytes] = []
-            marker: _Flush | None = None
-            try:
-                if not self._queue:
-                    if unsynced_bytes:
-                        unsynced_bytes = 0
-                        self._file.sync_through(self._file.written_seq)
-                    self._wait_for_work()
-                    continue
-                marker = self._take_batch(batch)
-                if batch:
-                    self._file.append(batch)
-                    unsynced_bytes += sum(map(len, batch))
-                    batch = []
-                if marker is not None or unsynced_bytes >= SYNC_EVERY_BYTES:
-                    unsynced_bytes = 0
-                    self._file.sync_through(self._file.written_seq)
-            except Exception as error:  # the writer thread must not die
-                if batch:
-                    self._file.count_failed(len(batch))
-                report(
-                    f"thread-error:{type(error).__name__}",
-                    f"writer thread error, carrying on: {error!r}",
-                    every=10.0,
-                )
-            if isinstance(marker, _Stop):
-                self._finish(marker)
-                return
-            if marker is not None:
-                marker.done.set()
-
-    def _wait_for_work(self) -> None:
-        self._idle = True
-        # Checked again after _idle is set: a producer that saw _idle still
-        # False has already queued its line, so nothing is missed.
-        if not self._queue:
-            self._wakeup.wait(1.0)
-            self._wakeup.clear()
-        self._idle = False
-
-    def _take_batch(self, batch: list[bytes]) -> _Flush | None:
-        """Move queued lines into *batch*, up to a marker; return that marker."""
-        queue = self._queue
-        size = 0
-        try:
-            while queue and len(batch) < BATCH_LINES and size < SYNC_EVERY_BYTES:
-                item = queue.popleft()
-                if isinstance(item, _Flush):
-                    return item
-                batch.append(item)
-                size += len(item)
-            return None
-        finally:
-            if self._waiting_for_room:
-                with self._room:
-                    self._room.notify_all()
-
-    def _finish(self, marker: _Stop) -> None:
-        # Lines submitted after close() raced the marker: the file is closing,
-        # so they are counted as failed, never silently left behind.
-        leftover = list(self._queue)
-        self._queue.clear()
-        try:
-            self._file.close()
-            lines = [item for item in leftover if not isinstance(item, _Flush)]
-            if lines:
-                self._file.append(lines)
-        finally:
-            for item in leftover:
-                if isinstance(item, _Flush):
-                    item.done.set()
-            marker.done.set()
-
-    def _after_fork_in_child(self) -> None:
-        closed = self._closed
-        self._init_threading()
-        self._closed = closed
-
-
-_live_sinks: weakref.WeakSet[QueuedSink] = weakref.WeakSet()
-
-
-def flush_queued_sinks(timeout: float) -> bool:
-    """Write and fsync what every queued writer of this process holds, within *timeout*.
-
-    The flushes run at once, so *timeout* bounds the whole call.  Safe to call
-    from a signal handler: it takes no lock a log call may hold.
-
-    Returns:
-        ``False`` if *timeout* seconds passed before all were done, else ``True``.
-    """
-    deadline = time.monotonic() + timeout
-    markers = [sink._request_flush() for sink in list(_live_sinks)]
-    done = [
-        marker.done.wait(max(0.0, deadline - time.monotonic()))
-        for marker in markers
-        if marker is not None
-    ]
-    return all(done)
-
-
-def _drain_at_exit() -> None:
-    """Write what is still queued when the interpreter exits normally."""
-    for sink in list(_live_sinks):
-        sink.close(timeout=10.0)
-
-
-def _after_fork_in_child() -> None:
-    for sink in list(_live_sinks):
-        sink._after_fork_in_child()
-    for sync_sink in list(_live_sync_sinks):
-        sync_sink._after_fork_in_child()
-
-
-atexit.register(_drain_at_exit)
-os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 
@@ -32,16 +33,19 @@ class WriterStats:
 
 
 class Counters:
-    """The mutable counters behind ``WriterStats``.
+    """The mutable counters behind ``WriterStats``, with the lock that guards them.
 
-    Each counter is only changed under the lock of the part that owns it (the
-    file's lock for written/failed/rotations/bytes, the queue's for dropped, the
-    writer's for fallbacks), so the totals are exact with any number of threads.
+    Every change goes through ``add``, under the counters' own lock, so the
+    totals are exact with any number of threads.  The lock is re-entrant and
+    each change is a few additions with no call in between: a signal handler
+    that logs while the thread it interrupted holds the lock counts its own
+    events, and neither count is lost.
     """
 
-    __slots__ = ("bytes", "dropped", "failed", "fallbacks", "rotations", "written")
+    __slots__ = ("_lock", "bytes", "dropped", "failed", "fallbacks", "rotations", "written")
 
     def __init__(self) -> None:
+        self._lock = threading.RLock()
         self.written = 0
         self.dropped = 0
         self.failed = 0
@@ -49,13 +53,37 @@ class Counters:
         self.rotations = 0
         self.bytes = 0
 
+    def add(
+        self,
+        *,
+        written: int = 0,
+        dropped: int = 0,
+        failed: int = 0,
+        fallbacks: int = 0,
+        rotations: int = 0,
+        bytes: int = 0,
+    ) -> None:
+        """Add to the counters, all in one step (``written=-n, failed=n`` moves n)."""
+        with self._lock:
+            self.written += written
+            self.dropped += dropped
+            self.failed += failed
+            self.fallbacks += fallbacks
+            self.rotations += rotations
+            self.bytes += bytes
+
     def snapshot(self) -> WriterStats:
         """Return the current values as a frozen ``WriterStats``."""
-        return WriterStats(
-            written=self.written,
-            dropped=self.dropped,
-            failed=self.failed,
-            fallbacks=self.fallbacks,
-            rotations=self.rotations,
-            bytes=self.bytes,
-        )
+        with self._lock:
+            return WriterStats(
+                written=self.written,
+                dropped=self.dropped,
+                failed=self.failed,
+                fallbacks=self.fallbacks,
+                rotations=self.rotations,
+                bytes=self.bytes,
+            )
+
+    def after_fork_in_child(self) -> None:
+        """A fresh lock: another thread of the parent may have held it at ``fork()``."""
+        self._lock = threading.RLock()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import threading
-import weakref
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -14,9 +12,11 @@ from typing import Any, Final, Self
 
 from structlog import DropEvent
 
+from . import _lifecycle
 from ._encode import encode_record
 from ._event import Event
-from ._file import CURRENT_NAME, EventFile, fsync_directory
+from ._file import EventFile, fsync_directory
+from ._layout import CURRENT_NAME, LOCK_NAME
 from ._mapping import RecordMapper, record_of_event
 from ._options import Overflow, WriteMode, parse_choice, positive_int
 from ._report import report
@@ -116,8 +116,6 @@ class EventWriter:
         self._kept = tuple(level for level in VerbosityLevel if level <= self.verbosity)
         self._mapper = RecordMapper(simulation_id, levels)
         self._counters = Counters()
-        self._fallback_lock = threading.Lock()
-        _live_writers.add(self)
         self._retention = Retention(
             self.output_dir,
             max_files=max_files,
@@ -139,13 +137,13 @@ class EventWriter:
             if error.errno in (errno.ELOOP, errno.EINVAL):
                 # ELOOP: a symbolic link; EINVAL: a FIFO, device or foreign hard link.
                 raise ValueError(
-                    f"{self.output_dir / CURRENT_NAME} (or .events.lock) is not a plain "
+                    f"{self.output_dir / CURRENT_NAME} (or {LOCK_NAME}) is not a plain "
                     f"file of its own ({error.strerror}); refusing to write through it: "
                     "remove it or choose another output_dir"
                 ) from error
             raise
         self._sink: Sink = (
-            SyncSink(self._file)
+            SyncSink(self._file, self._counters)
             if self.mode is WriteMode.SYNC
             else QueuedSink(
                 self._file,
@@ -154,7 +152,14 @@ class EventWriter:
                 overflow=self.overflow,
             )
         )
-        self._closed = False
+        self._parts = _lifecycle.Parts(
+            directory=_lifecycle.resolved(self.output_dir),
+            counters=self._counters,
+            sink=self._sink,
+            file=self._file,
+            retention=self._retention,
+        )
+        _lifecycle.register(self, self._parts)
 
     # -- the structlog processor ---------------------------------------------
 
@@ -173,7 +178,7 @@ class EventWriter:
                 record, fallback = self._mapper.to_record(method_name, event_dict, verbosity)
                 self._submit(record, fallback)
         except Exception as error:
-            self._file.count_failed(1)
+            self._counters.add(failed=1)
             report(f"map:{type(error).__name__}", f"event not written: {error!r}")
         if self.passthrough:
             return event_dict
@@ -185,7 +190,7 @@ class EventWriter:
         Never raises: an argument that is not an ``Event`` is counted as failed.
         """
         if not isinstance(event, Event):
-            self._file.count_failed(1)
+            self._counters.add(failed=1)
             report("emit-type", f"emit() takes an Event, not {type(event).__name__}")
             return
         if event.verbosity in self._kept:
@@ -203,12 +208,11 @@ class EventWriter:
         try:
             line, encoded_with_fallback = encode_record(record)
         except Exception as error:
-            self._file.count_failed(1)
+            self._counters.add(failed=1)
             report(f"encode:{type(error).__name__}", f"event not encodable: {error!r}")
             return
         if fallback or encoded_with_fallback:
-            with self._fallback_lock:
-                self._counters.fallbacks += 1
+            self._counters.add(fallbacks=1)
         self._sink.submit(line)
 
     # -- state -----------------------------------------------------------------
@@ -231,32 +235,36 @@ class EventWriter:
     # -- lifecycle -------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Return once every event accepted so far is written and fsynced.
+        """Return once every event accepted before the call is written and fsynced.
 
-        In SYNC mode that already holds when each log call returns.
+        Safe to call from any thread and from a signal handler.
 
         Returns:
-            ``False`` if *timeout* seconds passed first, else ``True``.
+            ``True`` only if every event this writer accepted before the call
+            is in the file and fsynced.  ``False`` if *timeout* seconds passed
+            first, or if an event was ever lost (a failed write or ``fsync``,
+            see ``stats.failed``): from then on the answer stays ``False``.
         """
         return self._sink.flush(timeout)
 
     def close(self, timeout: float | None = 10.0) -> bool:
-        """Write what is queued, fsync and close the file; idempotent.
+        """Write what is queued, fsync and close the file; then finish compressions.
 
-        Then, with ``compress=True``, wait (up to *timeout* again) for the
-        compression of rotated files.  Events logged after ``close()`` are
-        counted as failed.
+        Idempotent, and safe from any thread and from a signal handler: every
+        call, the first or a later one (even while the first still runs, or
+        after one that timed out), waits up to *timeout* for the same outcome.
+        With ``compress=True`` it then waits (up to *timeout* again) for the
+        compression of rotated files.  Events logged once ``close()`` has
+        begun are not written, and are counted as failed.
 
         Returns:
-            ``False`` if *timeout* seconds passed before the queue was written
-            or the compressions finished (the background threads go on while
-            the process lives), else ``True``.
+            ``True`` only if every event accepted before the call is in the file
+            and fsynced, and the compressions finished; ``False`` if *timeout*
+            seconds passed first (the background threads go on while the
+            process lives, and a later ``close()`` or the interpreter's exit
+            waits for them again) or an event was lost.
         """
-        if self._closed:
-            return True
-        self._closed = True
-        written = self._sink.close(timeout)
-        return self._retention.close(timeout) and written
+        return _lifecycle.close(self._parts, timeout)
 
     async def aclose(self) -> bool:
         """``close()`` without blocking the running event loop."""
@@ -295,15 +303,3 @@ def _make_directory(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for created in missing:
         fsync_directory(created.parent)
-
-
-_live_writers: weakref.WeakSet[EventWriter] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    # Another thread may have held the lock at fork(): the child gets a fresh one.
-    for writer in list(_live_writers):
-        writer._fallback_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

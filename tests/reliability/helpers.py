@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from structlog_events import Event
-from structlog_events._file import ROTATED_PATTERN
+from structlog_events._layout import ROTATED_PATTERN
 
 from ..checks import event_files
 

@@ -23,8 +23,9 @@ from typing import Any
 import orjson
 import pytest
 
-from structlog_events import _file, _recovery
-from structlog_events._file import CURRENT_NAME, ROTATED_PATTERN, EventFile
+from structlog_events import _file, _layout, _recovery
+from structlog_events._file import EventFile
+from structlog_events._layout import CURRENT_NAME, ROTATED_PATTERN
 from structlog_events._stats import Counters
 
 from .model_fs import NO_FAULTS, FakeFcntl, FakeOs, Faults, ModelDisk, PowerLoss
@@ -55,8 +56,9 @@ class History:
         return line
 
 
-#: The modules whose OS calls run on the model disk: the event file and its repairs.
-MODEL_MODULES = (_file, _recovery)
+#: The modules whose OS calls run on the model disk: the event file, its
+#: repairs, and the listing that names rotated files.
+MODEL_MODULES = (_file, _recovery, _layout)
 
 
 @contextlib.contextmanager
@@ -131,21 +133,16 @@ def workload(rng: random.Random, history: History) -> None:
             if event_file is not None:
                 event_file.close()
     finally:
-        for event_file in writers:
-            if event_file is not None:
-                # Drop the object without touching the disk again: its
-                # descriptors are the model's, and the power is gone.
-                _file._live_files.discard(event_file)
+        # Dropped without touching the disk again: the descriptors are the
+        # model's, and the power may be gone.
+        writers.clear()
 
 
 def restart(history: History, rng: random.Random) -> None:
     """Open the directory as a restarted writer does, then append a line and fsync it."""
     event_file = EventFile(DIRECTORY, max_file_size=1500, counters=Counters())
-    try:
-        append_and_sync(event_file, [history.new_line(rng)], history)
-        event_file.close()
-    finally:
-        _file._live_files.discard(event_file)
+    append_and_sync(event_file, [history.new_line(rng)], history)
+    event_file.close()
 
 
 def check(disk: ModelDisk, history: History, *, recovered: bool) -> list[str]:

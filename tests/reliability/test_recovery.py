@@ -1,9 +1,9 @@
 """Startup recovery: what a crash left in the directory is repaired when a writer opens it.
 
-A torn last line (a write a crash interrupted) and lines a power loss turned
-into garbage are cut, complete lines are kept, and the size is accounted
-exactly; a rotation interrupted between its link() and unlink() is completed.
-A running writer repairs the same when another writer leaves them behind.
+A torn last line (a write a crash interrupted) is cut and the size accounted
+exactly; a running writer cuts one another writer left behind.  A complete line
+is never deleted: a file whose last lines are damaged (a power loss) or
+foreign (another program appended to it) is rotated away intact.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import os
 from pathlib import Path
 
 import orjson
+import pytest
 from structlog import DropEvent
 
-from structlog_events import EventWriter
-from structlog_events._recovery import RECOVERY_SCAN_BYTES
+from structlog_events import EventWriter, read_events
+from structlog_events._layout import RECOVERY_SCAN_BYTES
 
 from .helpers import check_event_dir, keys
 
@@ -24,6 +25,10 @@ from .helpers import check_event_dir, keys
 def log(writer: EventWriter, src: str, n: int) -> None:
     with contextlib.suppress(DropEvent):
         writer(None, "info", {"event": "tick", "src": src, "n": n})
+
+
+def keys_in_order(src: str, count: int) -> list[tuple[str, int]]:
+    return [(src, n) for n in range(count)]
 
 
 def write_events(directory: Path, src: str, count: int, **options: object) -> None:
@@ -45,18 +50,46 @@ class TestStartupRecovery:
         writer.close()
         check_event_dir(tmp_path, expected=keys("a", 10) | {("b", 0)})
 
-    def test_lines_a_power_loss_garbled_are_cut(self, tmp_path: Path) -> None:
-        """Garbage and zeros after the last intact line are cut, complete lines kept."""
+    def test_a_file_a_power_loss_garbled_is_rotated_away_intact(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Garbage after the intact lines is kept, in a rotated file; only the torn tail goes."""
         write_events(tmp_path, "a", 10)
         current = tmp_path / "events.jsonl"
         intact = current.read_bytes()
-        garbage = b"\x00" * 300 + b"\n" + b"\x8f\x12garbage{\n" + b'{"n": 1}\n' + b"\x00" * 40
-        current.write_bytes(intact + garbage)
+        damage = b"\x00" * 300 + b"\n" + b"\x8f\x12garbage{\n" + b'{"n": 1}\n'
+        current.write_bytes(intact + damage + b"\x00" * 40)
         writer = EventWriter(tmp_path, "sim", mode="sync")
-        assert current.read_bytes() == intact
+        [rotated] = [path for path in tmp_path.iterdir() if path.name.startswith("events_")]
+        assert rotated.read_bytes() == intact + damage  # the unterminated zeros were cut
+        assert not current.exists()
         log(writer, "b", 0)
         writer.close()
-        check_event_dir(tmp_path, expected=keys("a", 10) | {("b", 0)})
+        [line] = current.read_bytes().splitlines()
+        assert orjson.loads(line)["data"] == {"src": "b", "n": 0}
+        assert "not an event" in capsys.readouterr().err
+
+    def test_a_foreign_line_never_costs_acknowledged_events(self, tmp_path: Path) -> None:
+        """A line another program appends is kept; every acknowledged event after it too."""
+        writer = EventWriter(tmp_path, "sim", mode="sync")
+        for n in range(5):
+            log(writer, "a", n)
+        with (tmp_path / "events.jsonl").open("ab") as stream:
+            stream.write(b"restarted service\n")
+        for n in range(5, 55):
+            log(writer, "a", n)  # acknowledged: written and fsynced
+        writer.close()
+        before = (tmp_path / "events.jsonl").read_bytes()
+        restarted = EventWriter(tmp_path, "sim", mode="sync")
+        log(restarted, "b", 0)
+        restarted.close()
+        [rotated] = [path for path in tmp_path.iterdir() if path.name.startswith("events_")]
+        assert rotated.read_bytes() == before
+        events = list(read_events(tmp_path, strict=False))
+        assert [(e.data["src"], e.data["n"]) for e in events] == [
+            *keys_in_order("a", 55),
+            ("b", 0),
+        ]
 
     def test_only_the_last_bytes_are_checked(self, tmp_path: Path) -> None:
         """A damaged line older than the checked window is left to the reader, nothing cut."""
@@ -66,14 +99,6 @@ class TestStartupRecovery:
         current.write_bytes(content)
         EventWriter(tmp_path, "sim", mode="sync").close()
         assert current.read_bytes() == content
-
-    def test_an_interrupted_rotation_is_completed(self, tmp_path: Path) -> None:
-        """events.jsonl also linked under a rotated name is unlinked; no event doubles."""
-        write_events(tmp_path, "a", 10)
-        os.link(tmp_path / "events.jsonl", tmp_path / "events_2020-01-01_00-00-00-000000.jsonl")
-        write_events(tmp_path, "b", 5)
-        contents = check_event_dir(tmp_path, expected=keys("a", 10) | keys("b", 5))
-        assert [len(file_keys) for file_keys in contents.keys_per_file] == [10, 5]
 
 
 class TestRepairWhileRunning:
@@ -88,16 +113,17 @@ class TestRepairWhileRunning:
         check_event_dir(tmp_path, expected=keys("a", 2))
         assert writer.current_size == (tmp_path / "events.jsonl").stat().st_size
 
-    def test_a_rotation_another_writer_left_half_done_is_not_written_to(
-        self, tmp_path: Path
+    def test_a_hard_link_planted_while_running_is_never_written_through(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """events.jsonl also under a rotated name (its writer died mid-rotation): a running
-        writer moves to a fresh file instead of appending to a rotated one."""
+        """A second name put on events.jsonl makes the writer refuse it: events fail, counted."""
         writer = EventWriter(tmp_path, "sim", mode="sync")
         log(writer, "a", 0)
-        rotated = tmp_path / "events_2020-01-01_00-00-00-000000.jsonl"
-        os.link(tmp_path / "events.jsonl", rotated)
+        planted = tmp_path / "elsewhere"
+        os.link(tmp_path / "events.jsonl", planted)
+        before = planted.read_bytes()
         log(writer, "a", 1)
+        assert planted.read_bytes() == before
+        assert writer.stats.failed == 1
+        assert "hard link" in capsys.readouterr().err
         writer.close()
-        contents = check_event_dir(tmp_path, expected=keys("a", 2))
-        assert contents.files == [rotated, tmp_path / "events.jsonl"]
