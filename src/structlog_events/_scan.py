@@ -135,7 +135,7 @@ def _open_rotated(directory: Path, file: RotatedFile) -> tuple[Path, io.Buffered
 
 def _open_archive(path: Path) -> gzip.GzipFile:
     """Open a ``.jsonl.gz`` file for reading, never blocking (see ``_open_regular``)."""
-    raw = open(_open_regular(path), "rb", buffering=0)
+    raw = open(_open_regular(path), "rb", buffering=0)  # noqa: SIM115 - the stream owns it
     try:
         stream = gzip.GzipFile(fileobj=raw, mode="rb")
     except BaseException:

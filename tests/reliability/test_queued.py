@@ -19,8 +19,8 @@ import pytest
 from structlog import DropEvent
 
 from structlog_events import EventWriter, _file, install_signal_handlers
-from structlog_events._signals import DEFAULT_SIGNALS
 from structlog_events._layout import SYNC_EVERY_BYTES
+from structlog_events._signals import DEFAULT_SIGNALS
 
 from .helpers import check_event_dir, keys, start_script
 
