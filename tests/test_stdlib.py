@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog
 
 from structlog_events import (
     Event,
@@ -107,20 +108,33 @@ class TestEventHandler:
         assert (event.event_type, event.verbosity) == ("promoted", VerbosityLevel.DECISION)
         assert "verbosity" not in event.data
 
-    def test_exception_and_stack_text(self, writer: EventWriter) -> None:
-        """logger.exception() stores the traceback text; stack_info the stack."""
+    def test_exception_and_stack(self, writer: EventWriter) -> None:
+        """logger.exception() gives the traceback structlog calls get; stack_info the stack."""
         bridge_stdlib_logging(writer)
         log = logging.getLogger("thirdparty")
         try:
             1 / 0  # noqa: B018
         except ZeroDivisionError:
             log.exception("failed")
+            structlog.wrap_logger(None, processors=[writer]).exception("native")
         log.warning("where", stack_info=True)
-        failed, where = events(writer)
-        assert failed.data["exception"].startswith("Traceback (most recent call last):")
-        assert failed.data["exception"].endswith("ZeroDivisionError: division by zero")
+        failed, native, where = events(writer)
+        [stack] = failed.data["exception"]
+        assert (stack["exc_type"], stack["exc_value"]) == ("ZeroDivisionError", "division by zero")
+        assert stack["frames"][-1]["name"] == "test_exception_and_stack"
+        assert failed.data["exception"] == native.data["exception"]
         assert failed.level == "error"
         assert where.data["stack"].startswith("Stack (most recent call last):")
+
+    def test_exception_text_without_exc_info_is_kept(self, writer: EventWriter) -> None:
+        """A record that carries only traceback text (sent over a socket) keeps that text."""
+        record = logging.makeLogRecord(
+            {"msg": "remote", "levelno": logging.ERROR, "levelname": "ERROR",
+             "exc_text": "Traceback ...\nKeyError: 'k'"}
+        )  # fmt: skip
+        EventHandler(writer).handle(record)
+        [event] = events(writer)
+        assert event.data["exception"] == "Traceback ...\nKeyError: 'k'"
 
     def test_message_arguments_and_template(self, writer: EventWriter) -> None:
         """The event type is the formatted message; its template is kept when it had arguments."""
