@@ -128,8 +128,7 @@ def _checked_log(method: Callable[..., Any], checks: dict[int, Callable[..., Any
     """Wrap ``log(level, event, ...)``: drop the call as the level's own method would."""
 
     def log(self: Any, level: int, event: Any = None, *args: Any, **kw: Any) -> Any:
-        check = checks.get(level)
-        if check is not None and check(self, event, *args, **kw) is None:
+        if _drops(checks, level, self, event, args, kw):
             return None
         return method(self, level, event, *args, **kw)
 
@@ -140,12 +139,24 @@ def _checked_alog(method: Callable[..., Any], checks: dict[int, Callable[..., An
     """Wrap ``alog(level, event, ...)``: drop the call as the level's own method would."""
 
     async def alog(self: Any, level: int, event: Any = None, *args: Any, **kw: Any) -> Any:
-        check = checks.get(level)
-        if check is not None and check(self, event, *args, **kw) is None:
+        if _drops(checks, level, self, event, args, kw):
             return None
         return await method(self, level, event, *args, **kw)
 
     return alog
+
+
+def _drops(
+    checks: dict[int, Callable[..., Any]],
+    level: int,
+    self: Any,
+    event: Any,
+    args: tuple[Any, ...],
+    kw: dict[str, Any],
+) -> bool:
+    """Whether the method of *level* drops the call; a level without one lets it through."""
+    check = checks.get(level)
+    return check is not None and check(self, event, *args, **kw) is None
 
 
 def _dropping_method(
