@@ -37,8 +37,6 @@ class Overflow(StrEnum):
 
 _E = TypeVar("_E", bound=Enum)
 
-_LEVEL_NAMES = ", ".join(level.value for level in VerbosityLevel)
-
 
 def parse_choice(kind: type[_E], value: Any, option: str) -> _E:
     """Return the member of *kind* given as a member, a value or a name, in any case.
@@ -56,24 +54,6 @@ def parse_choice(kind: type[_E], value: Any, option: str) -> _E:
         if value.lower() in (str(member.value).lower(), member.name.lower()):
             return member
     raise ValueError(f"{option} must be {valid}, not {value!r}")
-
-
-def verbosity_level(value: Any, option: str) -> VerbosityLevel:
-    """Return the level given as a ``VerbosityLevel`` or its name in any case.
-
-    Raises:
-        TypeError: *value* is neither a level nor a string.
-        ValueError: *value* names no level; the message lists the valid names.
-    """
-    if isinstance(value, VerbosityLevel):
-        return value
-    valid = f"a VerbosityLevel or one of its names ({_LEVEL_NAMES}, any case)"
-    if not isinstance(value, str):
-        raise TypeError(f"{option} must be {valid}, not {_type_of(value)}")
-    try:
-        return VerbosityLevel.parse(value)
-    except ValueError:
-        raise ValueError(f"{option} must be {valid}, not {value!r}") from None
 
 
 def levels_by_event_type(value: Any, option: str) -> dict[str, VerbosityLevel]:
@@ -95,7 +75,7 @@ def levels_by_event_type(value: Any, option: str) -> dict[str, VerbosityLevel]:
     for event_type, level in value.items():
         if not isinstance(event_type, str):
             raise TypeError(f"{option} keys must be event types (str), not {_type_of(event_type)}")
-        levels[event_type] = verbosity_level(level, f"{option}[{event_type!r}]")
+        levels[event_type] = parse_choice(VerbosityLevel, level, f"{option}[{event_type!r}]")
     return levels
 
 

@@ -112,7 +112,7 @@ class EventWriter:
     ) -> None:
         self.output_dir = options.directory_path(output_dir, "output_dir")
         self.simulation_id = options.text(simulation_id, "simulation_id")
-        self.verbosity = options.verbosity_level(verbosity, "verbosity")
+        self.verbosity = options.parse_choice(VerbosityLevel, verbosity, "verbosity")
         self.max_queue_size = options.positive_int(max_queue_size, "max_queue_size", "events")
         self.max_file_size = options.positive_int(max_file_size, "max_file_size", "bytes")
         self.mode = options.parse_choice(WriteMode, mode, "mode")
