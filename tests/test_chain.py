@@ -11,6 +11,7 @@ import pytest
 import structlog
 
 from structlog_events import EventWriter
+from structlog_events._mapping import RecordMapper
 
 from .checks import read_events
 
@@ -92,3 +93,28 @@ class TestProcessorsAfterWriter:
         assert capsys.readouterr().err == ""
         assert ("fine" in out.getvalue()) is passthrough
         assert [event.event_type for event in read_events(tmp_path)] == ["fine"]
+
+
+class TestMappingFailure:
+    @pytest.mark.parametrize("passthrough", [True, False])
+    def test_counted_reported_and_the_call_ends_as_usual(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        passthrough: bool,
+    ) -> None:
+        """A record the writer cannot map counts failed, is reported, then goes on or ends."""
+
+        def broken(*args: Any) -> Any:
+            raise RuntimeError("mapping broke")
+
+        monkeypatch.setattr(RecordMapper, "to_record", broken)
+        writer = EventWriter(tmp_path, "sim", mode="sync", passthrough=passthrough)
+        renderer = [structlog.dev.ConsoleRenderer(colors=False)] if passthrough else []
+        log, out = configure(writer, *renderer)
+        log.info("lost")
+        writer.close()
+        assert writer.stats.failed == 1
+        assert ("lost" in out.getvalue()) is passthrough
+        assert "event not written: RuntimeError('mapping broke')" in capsys.readouterr().err

@@ -19,7 +19,7 @@ is said once on stderr:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any, TypeAlias
 
 import structlog
@@ -31,23 +31,35 @@ Record: TypeAlias = MutableMapping[str, Any]
 
 
 class ChainEnd:
-    """How one writer ends its part of each call; the way is picked once, from ``passthrough``.
+    """Where one writer stands in a chain: what it handed on, whether its chain was checked.
+
+    The writer itself raises ``DropEvent`` (a frame less to unwind on every
+    call); this object holds what that decision needs.
 
     Args:
         writer: the writer, found by identity in structlog's configured chain.
-        passthrough: hand each record on instead of raising ``DropEvent``.
+        passthrough: whether the writer hands records on.
     """
 
-    __slots__ = ("_handed_on", "_writer_id", "finish")
+    __slots__ = ("_handed_on", "_passthrough", "_writer_id", "unchecked")
 
     def __init__(self, writer: object, *, passthrough: bool) -> None:
         self._writer_id = id(writer)  # no reference: the writer holds this object
+        self._passthrough = passthrough
         self._handed_on = threading.local()
-        #: Called with each record the writer has handled; returns what the
-        #: writer returns to structlog, or raises ``DropEvent``.
-        self.finish: Callable[[Record], Record] = (
-            self._hand_on if passthrough else self._end_after_check
-        )
+        #: Whether structlog's configured chain is still to be looked at, at
+        #: the first call that ends the chain.
+        self.unchecked = not passthrough
+
+    def hand_on(self, event_dict: Record) -> Record:
+        """Return *event_dict* for the processors after the writer, remembering it for this thread.
+
+        Inside ``ProcessorFormatter.processors`` (``_from_structlog`` in the
+        record) this is what the writer does even without ``passthrough``:
+        ``DropEvent`` would escape the logging call there.
+        """
+        self._handed_on.event_dict = event_dict
+        return event_dict
 
     def handed_on(self, event_dict: object) -> bool:
         """Whether this thread's writer handled *event_dict* and handed it on.
@@ -58,6 +70,18 @@ class ChainEnd:
         """
         return getattr(self._handed_on, "event_dict", None) is event_dict
 
+    def check_configured_chain(self) -> None:
+        """Say once on stderr if processors follow the writer in structlog's configured chain."""
+        self.unchecked = False
+        after = _neighbour(self._writer_id, +1)
+        if after:
+            report(
+                "processors-after-writer",
+                f"{after} come(s) after the EventWriter in structlog's processors and "
+                "never run: the writer ends the chain. Give it passthrough=True to hand "
+                "each record on, or remove them",
+            )
+
     def failed(self, event_dict: object, error: Exception) -> Any:
         """What the writer returns for a record it could not write (it counted it failed).
 
@@ -65,10 +89,16 @@ class ChainEnd:
         makes) means the writer came after the renderer: said once, and the
         record handed on unchanged for the logger.  Any other failure is
         reported once per kind and the call ends as usual.
+
+        Raises:
+            structlog.DropEvent: the record was an event dict and the writer
+                ends the chain.
         """
         if isinstance(event_dict, MutableMapping):
             report(f"map:{type(error).__name__}", f"event not written: {error!r}")
-            return self.finish(event_dict)
+            if self._passthrough or "_from_structlog" in event_dict:
+                return self.hand_on(event_dict)
+            raise DropEvent
         before = _neighbour(self._writer_id, -1)
         renderer = f" ({before})" if before else ""
         report(
@@ -79,30 +109,6 @@ class ChainEnd:
             "renderer's output). Its events are not written: counted in stats.failed",
         )
         return event_dict
-
-    def _hand_on(self, event_dict: Record) -> Record:
-        self._handed_on.event_dict = event_dict
-        return event_dict
-
-    def _end_after_check(self, event_dict: Record) -> Record:
-        """The first call: look at structlog's chain once, then end calls for good."""
-        self.finish = self._end
-        after = _neighbour(self._writer_id, +1)
-        if after:
-            report(
-                "processors-after-writer",
-                f"{after} come(s) after the EventWriter in structlog's processors and "
-                "never run: the writer ends the chain. Give it passthrough=True to hand "
-                "each record on, or remove them",
-            )
-        return self._end(event_dict)
-
-    def _end(self, event_dict: Record) -> Record:
-        if "_from_structlog" in event_dict:
-            # Inside ProcessorFormatter.processors: DropEvent would escape the
-            # logging call, and the processors after the writer render the text.
-            return event_dict
-        raise DropEvent
 
 
 def _neighbour(writer_id: int, side: int) -> str:

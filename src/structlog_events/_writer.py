@@ -12,6 +12,7 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Self
 
+from structlog import DropEvent
 from structlog.typing import ProcessorReturnValue
 
 from . import _options as options
@@ -194,7 +195,11 @@ class EventWriter:
         except Exception as error:
             self._file.count_failed(1)
             return self._chain.failed(event_dict, error)  # type: ignore[no-any-return]
-        return self._chain.finish(event_dict)
+        if self.passthrough or "_from_structlog" in event_dict:  # not ending the chain
+            return self._chain.hand_on(event_dict)
+        if self._chain.unchecked:
+            self._chain.check_configured_chain()
+        raise DropEvent  # raised here: a frame less to unwind than from a helper
 
     def emit(self, event: Event) -> None:
         """Write a ready-made event, if the writer's verbosity keeps it.
