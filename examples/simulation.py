@@ -2,22 +2,24 @@
 
 Three traders bid for a good over a few turns.  The simulation only knows
 structlog: ``EventWriter``, last in the processor chain, turns each log call its
-verbosity keeps into an ``Event`` line in ``runs/<simulation id>/events.jsonl``.
-At the end the script reads the files back and prints what was written.
+verbosity keeps into an ``Event`` line.  Each run writes a fresh directory,
+``runs/<simulation id>/run-<n>/``, and at the end reads it back with
+``read_events`` and prints what it found, so two runs never mix.
 
-Run it with ``uv run examples/simulation.py`` (``--help`` for options).
+Run it with ``uv run --no-dev examples/simulation.py`` (``--help`` for options).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 from collections import Counter
 from pathlib import Path
 
 import structlog
 
-from structlog_events import Event, EventWriter, VerbosityLevel, WriteMode
+from structlog_events import EventWriter, VerbosityLevel, WriteMode, WriterStats, read_events
 
 
 def run_market(turns: int, seed: int) -> None:
@@ -49,20 +51,27 @@ def run_market(turns: int, seed: int) -> None:
     log.info("simulation_finished", final_cash=cash, verbosity="MILESTONE")
 
 
-def summarize(output_dir: Path) -> str:
-    """Describe the event files in *output_dir*: files, bytes, events by type."""
-    files = sorted(output_dir.glob("events*.jsonl"))
-    events = [
-        Event.model_validate_json(line)
-        for path in files
-        for line in path.read_bytes().split(b"\n")
-        if line
-    ]
+def fresh_run_directory(parent: Path) -> Path:
+    """Create and return ``parent/run-<n>`` for the first free *n*: one directory per run."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count(1):
+        candidate = parent / f"run-{number}"
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable")
+
+
+def summarize(output_dir: Path, stats: WriterStats) -> str:
+    """What *output_dir* holds, read back with ``read_events``: events by type and level."""
+    events = list(read_events(output_dir))
     by_type = Counter(event.event_type for event in events)
     by_level = Counter(event.verbosity.value for event in events)
     lines = [
-        f"{len(events)} events in {len(files)} file(s), "
-        f"{sum(p.stat().st_size for p in files)} bytes, under {output_dir}/",
+        f"this run's directory: {output_dir}/",
+        f"{len(events)} events read back with read_events; the writer wrote {stats.written}",
         "by type:      " + ", ".join(f"{k}={v}" for k, v in sorted(by_type.items())),
         "by verbosity: " + ", ".join(f"{k}={v}" for k, v in sorted(by_level.items())),
     ]
@@ -72,7 +81,12 @@ def summarize(output_dir: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--simulation-id", default="sim-42")
-    parser.add_argument("--output-root", type=Path, default=Path("runs"))
+    parser.add_argument(
+        "--output-root",
+        type=Path,
+        default=Path("runs"),
+        help="each run writes <output-root>/<simulation-id>/run-<n>/ (default: runs)",
+    )
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
@@ -84,7 +98,7 @@ def main() -> None:
     parser.add_argument("--mode", default="sync", choices=[mode.value for mode in WriteMode])
     args = parser.parse_args()
 
-    output_dir = args.output_root / args.simulation_id
+    output_dir = fresh_run_directory(args.output_root / args.simulation_id)
     writer = EventWriter(
         output_dir=output_dir,
         simulation_id=args.simulation_id,
@@ -100,7 +114,7 @@ def main() -> None:
     )
     with writer:
         run_market(args.turns, args.seed)
-    print(summarize(output_dir))
+    print(summarize(output_dir, writer.stats))
     print(f"writer stats: {writer.stats}")
 
 

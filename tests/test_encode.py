@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -151,3 +152,55 @@ class TestFallbacks:
         line, _ = encode_record(_record({"t": "a\u2028b"}))
         assert line.count(b"\n") == 1
         assert orjson.loads(line)["data"]["t"] == "a\u2028b"
+
+
+class Money:
+    """A value with structlog's ``__structlog__`` hook."""
+
+    def __init__(self, cents: int) -> None:
+        self.cents = cents
+
+    def __structlog__(self) -> Any:
+        return {"amount": self.cents / 100, "currency": "EUR", "raw": Decimal("0.5")}
+
+
+class Plain:
+    def __structlog__(self) -> str:
+        return "plain text"
+
+
+class Broken:
+    def __structlog__(self) -> str:
+        raise RuntimeError("cannot")
+
+    def __repr__(self) -> str:
+        return "<Broken>"
+
+
+class TestStructlogHook:
+    def test_written_as_what_structlog_returns_like_json_renderer(self) -> None:
+        """A value with __structlog__() is written as its result, as JSONRenderer writes it."""
+        line, fallback = encode_record(_record({"v": Plain(), "n": 1}))
+        assert not fallback
+        rendered = structlog.processors.JSONRenderer()(None, "info", {"v": Plain(), "n": 1})
+        assert orjson.loads(line)["data"] == json.loads(rendered)
+
+    def test_a_result_orjson_refuses_goes_through_the_fallback(self) -> None:
+        """A __structlog__ result holding a Decimal is still written, as a fallback."""
+        line, fallback = encode_record(_record({"price": Money(250)}))
+        assert fallback
+        assert orjson.loads(line)["data"]["price"] == {
+            "amount": 2.5, "currency": "EUR", "raw": "0.5",
+        }  # fmt: skip
+
+    def test_used_in_the_fallback_path_too(self) -> None:
+        """When another value needs the fallback, __structlog__ values are still their result."""
+        line, fallback = encode_record(_record({"v": Plain(), "big": 2**70}))
+        assert fallback
+        assert orjson.loads(line)["data"]["v"] == "plain text"
+
+    def test_a_hook_that_raises_is_described(self) -> None:
+        """A __structlog__ that raises gives the value's repr, never an error."""
+        line, fallback = encode_record(_record({"v": Broken()}))
+        assert fallback
+        assert orjson.loads(line)["data"]["v"] == "<Broken>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,33 +12,46 @@ from .checks import check_dir
 EXAMPLE = Path(__file__).parent.parent / "examples" / "simulation.py"
 
 
+def run_example(*arguments: str) -> tuple[Path, str]:
+    """Run the example; return the run directory it names and its output."""
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE), *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    match = re.search(r"^this run's directory: (.+)/$", result.stdout, flags=re.M)
+    assert match, result.stdout
+    return Path(match.group(1)), result.stdout
+
+
 class TestExampleSimulation:
     def test_writes_events_and_prints_a_summary(self, tmp_path: Path) -> None:
-        """The example writes events.jsonl with simulation_starting and turn_completed."""
-        result = subprocess.run(
-            [sys.executable, str(EXAMPLE), "--output-root", str(tmp_path), "--turns", "3"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        report = check_dir(tmp_path / "sim-42")
-        types = [event.event_type for event in report.events]
+        """The example writes simulation_starting and turn_completed and reports them read back."""
+        run_dir, output = run_example("--output-root", str(tmp_path), "--turns", "3")
+        assert run_dir == tmp_path / "sim-42" / "run-1"
+        types = [event.event_type for event in check_dir(run_dir).events]
         assert "simulation_starting" in types
         assert types.count("turn_completed") == 3
         assert "price_computed" not in types, "DETAIL events must be filtered at ACTION"
-        assert f"{len(types)} events in 1 file(s)" in result.stdout
+        count = len(types)
+        assert f"{count} events read back with read_events; the writer wrote {count}" in output
+
+    def test_each_run_reports_only_its_own_events(self, tmp_path: Path) -> None:
+        """Run twice, the example writes two directories and each run reports its own count."""
+        first_dir, first = run_example("--output-root", str(tmp_path))
+        second_dir, second = run_example("--output-root", str(tmp_path))
+        assert first_dir != second_dir
+        counts = [len(check_dir(path).events) for path in (first_dir, second_dir)]
+        assert counts[0] == counts[1] > 0
+        for output in (first, second):
+            assert f"{counts[0]} events read back with read_events" in output
 
     def test_queued_mode_writes_the_same_events(self, tmp_path: Path) -> None:
         """Run in queued mode, the example writes the same event types as in SYNC mode."""
         runs = {}
         for mode in ("sync", "async"):
-            root = tmp_path / mode
-            subprocess.run(
-                [sys.executable, str(EXAMPLE), "--output-root", str(root), "--mode", mode],
-                capture_output=True,
-                check=True,
-                timeout=120,
-            )
-            runs[mode] = [event.event_type for event in check_dir(root / "sim-42").events]
+            run_dir, _ = run_example("--output-root", str(tmp_path / mode), "--mode", mode)
+            runs[mode] = [event.event_type for event in check_dir(run_dir).events]
         assert runs["sync"] == runs["async"]

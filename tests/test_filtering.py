@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,83 @@ class TestFilteringBoundLogger:
         log.debug(["not", "hashable"])
         writer.close()
         assert read_events(tmp_path) == []
+
+
+#: Every log method structlog's own filtering class has, with its async twin.
+METHODS = ("debug", "info", "msg", "warning", "warn", "error", "critical", "fatal", "exception")
+
+
+def reached(seen: list[str]) -> set[str]:
+    return {entry.split(":")[1] for entry in seen}
+
+
+class TestAsyncAndLevelMethods:
+    @pytest.mark.parametrize("verbosity", ["MILESTONE", "ACTION", "DETAIL"])
+    def test_async_methods_filter_like_their_sync_twins(
+        self, tmp_path: Path, verbosity: str
+    ) -> None:
+        """await log.adebug(...) and the others reach the processors exactly as the sync calls."""
+        writer = EventWriter(tmp_path, "sim", verbosity=verbosity, mode="sync")
+        sync_seen: list[str] = []
+        log = _logger(writer, sync_seen)
+        for method in METHODS:
+            getattr(log, method)(method)
+        async_seen: list[str] = []
+        log = _logger(writer, async_seen)
+
+        async def call_every_async_method() -> None:
+            for method in METHODS:
+                await getattr(log, f"a{method}")(method)
+
+        asyncio.run(call_every_async_method())
+        writer.close()
+        assert reached(async_seen) == reached(sync_seen)
+        assert len(reached(sync_seen)) < len(METHODS) or verbosity == "DETAIL"
+
+    def test_log_and_alog_drop_as_the_level_method_does(self, tmp_path: Path) -> None:
+        """log(level, ...) and alog(level, ...) drop as the level's method does, promotions kept."""
+        writer = EventWriter(tmp_path, "sim", verbosity="ACTION", mode="sync")
+        seen: list[str] = []
+        log = _logger(writer, seen)
+
+        def calls(prefix: str) -> list[tuple[Any, ...]]:
+            return [
+                (logging.DEBUG, f"{prefix}debug", {}),
+                (logging.INFO, f"{prefix}info", {}),
+                (logging.DEBUG, f"{prefix}promoted", {"verbosity": "MILESTONE"}),
+                (logging.WARNING, f"{prefix}demoted", {"verbosity": "DETAIL"}),
+            ]
+
+        for level, event, kw in calls(""):
+            log.log(level, event, **kw)
+
+        async def call_alog() -> None:
+            for level, event, kw in calls("a_"):
+                await log.alog(level, event, **kw)
+
+        asyncio.run(call_alog())
+        writer.close()
+        assert seen == ["info:info", "debug:promoted", "info:a_info", "debug:a_promoted"]
+        assert [e.event_type for e in read_events(tmp_path)] == [
+            "info", "promoted", "a_info", "a_promoted",
+        ]  # fmt: skip
+
+    def test_aexception_keeps_the_exception(self, tmp_path: Path) -> None:
+        """await log.aexception() inside except writes the exception being handled."""
+        writer = EventWriter(tmp_path, "sim", verbosity="MILESTONE", mode="sync")
+        log = _logger(writer, [])
+
+        async def fail() -> None:
+            try:
+                raise KeyError("k")
+            except KeyError:
+                await log.aexception("failed")
+                await log.ainfo("dropped", exc_info=True)
+
+        asyncio.run(fail())
+        writer.close()
+        [event] = read_events(tmp_path)
+        assert event.data["exception"][0]["exc_type"] == "KeyError"
 
 
 class TestKeeps:

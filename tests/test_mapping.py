@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from structlog_events import VerbosityLevel
+from structlog_events import _mapping as mapping
 from structlog_events._mapping import UNNAMED_EVENT, RecordMapper
 
 V = VerbosityLevel
@@ -126,7 +127,55 @@ class TestToRecord:
 
     def test_record_not_mutated(self) -> None:
         """Mapping leaves the structlog record as it was (passthrough relies on it)."""
-        event_dict = {"event": "e", "x": 1, "verbosity": "STATE", "level": "info"}
+        event_dict = {
+            "event": "e", "x": 1, "verbosity": "STATE", "level": "info",
+            "exc_info": ValueError("v"), "_record": object(), "_from_structlog": True,
+        }  # fmt: skip
         copy = dict(event_dict)
         _map(event_dict)
         assert event_dict == copy
+
+    def test_processor_formatter_keys_left_out(self) -> None:
+        """The _record and _from_structlog keys ProcessorFormatter adds never reach data."""
+        record = _map({"event": "e", "_record": object(), "_from_structlog": False, "x": 1})
+        assert record["data"] == {"x": 1}
+
+
+def _raised() -> ValueError:
+    try:
+        raise ValueError("boom")
+    except ValueError as error:
+        return error
+
+
+class TestExceptions:
+    def test_exc_info_becomes_a_structured_exception(self) -> None:
+        """exc_info is rendered into data["exception"], and no exc_info key is left."""
+        record = _map({"event": "e", "order": 7, "exc_info": _raised()}, method="error")
+        assert list(record["data"]) == ["order", "exception"]
+        [stack] = record["data"]["exception"]
+        assert (stack["exc_type"], stack["exc_value"]) == ("ValueError", "boom")
+        assert stack["frames"][-1]["name"] == "_raised"
+
+    @pytest.mark.parametrize("exception", ["Traceback ...\nValueError: boom", [{"exc_type": "X"}]])
+    def test_an_exception_already_rendered_is_kept_once(self, exception: Any) -> None:
+        """format_exc_info's text or dict_tracebacks' list stays as it is, alone."""
+        record = _map({"event": "e", "exception": exception, "exc_info": _raised()})
+        assert record["data"] == {"exception": exception}
+
+    @pytest.mark.parametrize("exc_info", [False, None, True])
+    def test_exc_info_meaning_no_exception_leaves_nothing(self, exc_info: Any) -> None:
+        """exc_info that stands for no exception (here, outside an except block) is dropped."""
+        record = _map({"event": "e", "exc_info": exc_info})
+        assert record["data"] == {}
+
+    def test_records_without_exc_info_never_reach_the_renderer(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A record without exc_info pays nothing for exceptions: the renderer is not called."""
+
+        def fail(exc_info: Any) -> Any:
+            raise AssertionError("rendered")
+
+        monkeypatch.setattr(mapping, "structured_exception", fail)
+        assert _map({"event": "e", "exception": "text"})["data"] == {"exception": "text"}

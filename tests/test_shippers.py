@@ -11,7 +11,9 @@ live file long enough for the shipper to notice the next one.  Here that is
 at most ``RATE`` events per second with no catch-up after a stall, and a queue
 of ``QUEUE`` events, far less than a file holds, so a burst after a stall of
 the writer thread never fills a whole file: every file lives about 80 ms or
-more.  The tools come from the system (``.ci/run`` installs them).
+more.  The tools come from the system: where one is missing the test is
+skipped with the Debian package to install, except in CI (the ``CI``
+variable set, as ``.ci/run`` does), where it fails: CI always runs them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import orjson
 import pytest
@@ -183,20 +185,56 @@ def assert_shipped(shipped: bytes, written: bytes) -> None:
     assert shipped == written
 
 
-def tool(name: str) -> str:
-    """Path of a system tool the shipper tests drive; fails with how to install it."""
+def in_ci() -> bool:
+    """Whether the tests run in CI: the ``CI`` variable is set (``.ci/run`` sets it)."""
+    return os.environ.get("CI", "").lower() not in ("", "0", "false")
+
+
+def unavailable(problem: str, package: str) -> NoReturn:
+    """Skip the test, saying which Debian package to install; in CI, fail instead."""
+    reason = f"{problem}: install the Debian package {package} (apt-get install {package})"
+    if in_ci():
+        pytest.fail(f"{reason}; required where CI is set (.ci/run installs it)")
+    pytest.skip(reason)
+
+
+def tool(name: str, package: str) -> str:
+    """Path of a system tool the shipper tests drive, from the Debian *package*."""
     path = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
     if path is None:
-        pytest.fail(f"{name} is not installed: `apt-get install {name}` (.ci/run does)")
+        unavailable(f"{name} is not installed", package)
     return path
+
+
+class TestSystemTools:
+    def test_a_missing_tool_skips_with_its_package(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without CI a missing tool skips the test, naming the Debian package to install."""
+        monkeypatch.delenv("CI", raising=False)
+        with pytest.raises(pytest.skip.Exception, match="install the Debian package rsyslog"):
+            tool("rsyslogd-that-does-not-exist", "rsyslog")
+
+    @pytest.mark.parametrize("value", ["1", "true"])
+    def test_a_missing_tool_fails_in_ci(self, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+        """Where CI is set a missing tool fails the test: CI must run the shipper tests."""
+        monkeypatch.setenv("CI", value)
+        with pytest.raises(pytest.fail.Exception, match="required where CI is set"):
+            tool("rsyslogd-that-does-not-exist", "rsyslog")
+
+    def test_ci_script_sets_ci_and_installs_the_packages(self) -> None:
+        """.ci/run sets CI for the test run and installs rsyslog and coreutils."""
+        script = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+        assert "export CI=1" in script
+        assert script.index("export CI=1") < script.index("uv run pytest")
+        assert "APT_PACKAGES=(coreutils rsyslog)" in script
 
 
 class TestGnuTail:
     def test_tail_follow_name_prints_every_event_once_in_order(self, tmp_path: Path) -> None:
         """``tail -F events.jsonl`` prints every event of 200+ rotations exactly once, in order."""
-        tail = tool("tail")
-        version = subprocess.run([tail, "--version"], capture_output=True, check=True).stdout
-        assert b"GNU coreutils" in version, "these conditions are those of GNU tail"
+        tail = tool("tail", "coreutils")
+        version = subprocess.run([tail, "--version"], capture_output=True).stdout
+        if b"GNU coreutils" not in version:  # the documented conditions are GNU tail's
+            unavailable(f"{tail} is not GNU tail", "coreutils")
         directory = tmp_path / "events"
         shipped_path, errors_path = tmp_path / "tail.out", tmp_path / "tail.err"
         with (
@@ -233,7 +271,7 @@ def documented_rsyslog_config() -> str:
 class TestRsyslog:
     def test_imfile_to_omfile_ships_every_event_once_in_order(self, tmp_path: Path) -> None:
         """rsyslog (imfile on events.jsonl, omfile out) ships every event of 200+ rotations once."""
-        rsyslogd = tool("rsyslogd")
+        rsyslogd = tool("rsyslogd", "rsyslog")
         directory = tmp_path / "events"
         work = tmp_path / "rsyslog"
         work.mkdir()

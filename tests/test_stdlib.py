@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 
 from structlog_events import (
     Event,
@@ -107,20 +110,33 @@ class TestEventHandler:
         assert (event.event_type, event.verbosity) == ("promoted", VerbosityLevel.DECISION)
         assert "verbosity" not in event.data
 
-    def test_exception_and_stack_text(self, writer: EventWriter) -> None:
-        """logger.exception() stores the traceback text; stack_info the stack."""
+    def test_exception_and_stack(self, writer: EventWriter) -> None:
+        """logger.exception() gives the traceback structlog calls get; stack_info the stack."""
         bridge_stdlib_logging(writer)
         log = logging.getLogger("thirdparty")
         try:
             1 / 0  # noqa: B018
         except ZeroDivisionError:
             log.exception("failed")
+            structlog.wrap_logger(None, processors=[writer]).exception("native")
         log.warning("where", stack_info=True)
-        failed, where = events(writer)
-        assert failed.data["exception"].startswith("Traceback (most recent call last):")
-        assert failed.data["exception"].endswith("ZeroDivisionError: division by zero")
+        failed, native, where = events(writer)
+        [stack] = failed.data["exception"]
+        assert (stack["exc_type"], stack["exc_value"]) == ("ZeroDivisionError", "division by zero")
+        assert stack["frames"][-1]["name"] == "test_exception_and_stack"
+        assert failed.data["exception"] == native.data["exception"]
         assert failed.level == "error"
         assert where.data["stack"].startswith("Stack (most recent call last):")
+
+    def test_exception_text_without_exc_info_is_kept(self, writer: EventWriter) -> None:
+        """A record that carries only traceback text (sent over a socket) keeps that text."""
+        record = logging.makeLogRecord(
+            {"msg": "remote", "levelno": logging.ERROR, "levelname": "ERROR",
+             "exc_text": "Traceback ...\nKeyError: 'k'"}
+        )  # fmt: skip
+        EventHandler(writer).handle(record)
+        [event] = events(writer)
+        assert event.data["exception"] == "Traceback ...\nKeyError: 'k'"
 
     def test_message_arguments_and_template(self, writer: EventWriter) -> None:
         """The event type is the formatted message; its template is kept when it had arguments."""
@@ -229,3 +245,164 @@ class TestBridgeSetup:
         """Passing something else is a TypeError naming what is expected."""
         with pytest.raises(TypeError, match="takes an EventWriter"):
             bridge_stdlib_logging("writer")  # type: ignore[arg-type]
+
+
+def stdlib_structlog(*processors: Any) -> None:
+    """structlog configured for logging, as its "standard library" docs show."""
+    structlog.configure(
+        processors=list(processors),
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+
+
+def console(
+    *, level: int = logging.NOTSET, **formatter: Any
+) -> tuple[logging.Handler, io.StringIO]:
+    """A stream handler rendering with structlog's ConsoleRenderer, and its output."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setLevel(level)
+    processors = formatter.pop("processors", [])
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                *processors,
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.dev.ConsoleRenderer(colors=False),
+            ],
+            **formatter,
+        )
+    )
+    logging.getLogger().addHandler(handler)
+    return handler, out
+
+
+def written(directory: Path) -> list[tuple[str, dict[str, Any]]]:
+    return [(event.event_type, event.data) for event in read_events(directory)]
+
+
+class TestStructlogRecords:
+    def test_wrap_for_formatter_records_map_like_native_ones(self, tmp_path: Path) -> None:
+        """A structlog call routed into logging is mapped as in the chain: no private keys."""
+        with EventWriter(tmp_path, "sim", mode="sync") as writer:
+            stdlib_structlog(
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            )
+            console()
+            bridge_stdlib_logging(writer)
+            structlog.get_logger("app").info("request", path="/x")
+        [event] = read_events(tmp_path)
+        assert (event.event_type, event.level, event.verbosity) == ("request", "info", "ACTION")
+        assert event.data == {"path": "/x"}
+
+    def test_wrapped_exception_is_structured(self, tmp_path: Path) -> None:
+        """log.exception() through logging gives the structured traceback too."""
+        with EventWriter(tmp_path, "sim", mode="sync") as writer:
+            stdlib_structlog(
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            )
+            bridge_stdlib_logging(writer)
+            try:
+                raise KeyError("k")
+            except KeyError:
+                structlog.get_logger("app").exception("failed")
+        [event] = read_events(tmp_path)
+        assert event.data["exception"][0]["exc_type"] == "KeyError"
+        assert event.level == "error"
+
+
+class TestPlacements:
+    """The documented ways to fit the writer into a structlog.stdlib setup: every event once."""
+
+    def test_writer_in_the_chain_and_the_bridge_for_foreign_calls(self, tmp_path: Path) -> None:
+        """structlog calls reach the writer in the chain, logging calls the bridge: each once."""
+        with EventWriter(tmp_path, "sim", mode="sync") as writer:
+            structlog.configure(
+                processors=[
+                    structlog.contextvars.merge_contextvars,
+                    structlog.processors.add_log_level,
+                    writer,
+                ]
+            )
+            bridge_stdlib_logging(writer)
+            structlog.get_logger().info("request", path="/x")
+            logging.getLogger("thirdparty").warning("retrying", extra={"attempt": 2})
+        assert written(tmp_path) == [
+            ("request", {"path": "/x"}),
+            ("retrying", {"logger": "thirdparty", "attempt": 2}),
+        ]
+        assert writer.stats.written == 2
+
+    def test_writer_in_the_chain_before_wrap_for_formatter_and_bridged(
+        self, tmp_path: Path
+    ) -> None:
+        """A writer handing records on to logging, where it is bridged too, writes each once."""
+        with EventWriter(tmp_path, "sim", mode="sync", passthrough=True) as writer:
+            stdlib_structlog(
+                structlog.stdlib.add_log_level,
+                writer,
+                structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            )
+            _, out = console()
+            bridge_stdlib_logging(writer)
+            log = structlog.get_logger("app")
+            for number in range(3):
+                log.info("request", number=number)
+            logging.getLogger("thirdparty").warning("retrying")
+        assert written(tmp_path) == [
+            ("request", {"number": 0}),
+            ("request", {"number": 1}),
+            ("request", {"number": 2}),
+            ("retrying", {"logger": "thirdparty"}),
+        ]
+        assert writer.stats.written == 4
+        assert out.getvalue().count("request") == 3
+
+    @pytest.mark.parametrize("passthrough", [True, False])
+    def test_writer_inside_processor_formatter(self, tmp_path: Path, passthrough: bool) -> None:
+        """In ProcessorFormatter's processors, with foreign_pre_chain, both kinds of call: once."""
+        shared = [structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name]
+        with EventWriter(tmp_path, "sim", mode="sync", passthrough=passthrough) as writer:
+            stdlib_structlog(*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter)
+            _, out = console(foreign_pre_chain=shared, processors=[writer])
+            logging.getLogger().setLevel(logging.INFO)
+            structlog.get_logger("app").info("request", path="/x")
+            logging.getLogger("thirdparty").warning("retrying")
+        assert [(e.event_type, e.level, e.data) for e in read_events(tmp_path)] == [
+            ("request", "info", {"path": "/x", "logger": "app"}),
+            ("retrying", "warning", {"logger": "thirdparty"}),
+        ]
+        assert writer.stats.written == 2
+        assert "request" in out.getvalue()
+        assert "retrying" in out.getvalue()
+
+    def test_console_and_file_at_their_own_levels(self, tmp_path: Path) -> None:
+        """File at DETAIL, console at WARNING: every event once in the file, warnings shown."""
+        with EventWriter(
+            tmp_path, "sim", mode="sync", verbosity="DETAIL", passthrough=True
+        ) as writer:
+            stdlib_structlog(
+                structlog.stdlib.add_log_level,
+                writer,
+                structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            )
+            _, out = console(level=logging.WARNING)
+            bridge_stdlib_logging(writer)
+            log = structlog.get_logger("app")
+            log.debug("cache_miss")
+            log.info("served")
+            log.warning("slow_request")
+            logging.getLogger("thirdparty").debug("connecting")
+            logging.getLogger("thirdparty").warning("retrying")
+        assert [event.event_type for event in read_events(tmp_path)] == [
+            "cache_miss", "served", "slow_request", "connecting", "retrying",
+        ]  # fmt: skip
+        shown = out.getvalue()
+        assert [name in shown for name in ("cache_miss", "served", "slow_request")] == [
+            False, False, True,
+        ]  # fmt: skip
+        assert "retrying" in shown
+        assert "connecting" not in shown

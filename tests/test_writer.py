@@ -227,6 +227,91 @@ class TestProcessor:
         assert read_events(tmp_path) == [event]
 
 
+class TestExceptions:
+    def test_exception_with_the_readme_chain(self, tmp_path: Path, mode: WriteMode) -> None:
+        """log.exception() with no exception processor writes a structured traceback."""
+        with EventWriter(tmp_path, "sim", mode=mode) as writer:
+            log = _configure(writer)
+            try:
+                {}["k"]
+            except KeyError:
+                log.exception("boom", order=7)
+        [event] = read_events(tmp_path)
+        assert list(event.data) == ["order", "exception"]
+        [stack] = event.data["exception"]
+        assert (stack["exc_type"], stack["exc_value"]) == ("KeyError", "'k'")
+        assert stack["frames"][-1]["name"] == "test_exception_with_the_readme_chain"
+
+    def test_exception_instance_outside_an_except_block(self, tmp_path: Path) -> None:
+        """exc_info=<exception> gives that exception's traceback, not its repr."""
+        try:
+            raise ValueError("late")
+        except ValueError as caught:
+            error = caught
+        with EventWriter(tmp_path, "sim", mode="sync") as writer:
+            _configure(writer).error("reported", exc_info=error)
+        [event] = read_events(tmp_path)
+        assert event.data["exception"][0]["exc_value"] == "late"
+        assert "exc_info" not in event.data
+
+    @pytest.mark.parametrize(
+        "processor", [structlog.processors.format_exc_info, structlog.processors.dict_tracebacks]
+    )
+    def test_an_exception_processor_that_ran_is_kept(self, tmp_path: Path, processor: Any) -> None:
+        """After format_exc_info or dict_tracebacks, their exception is written once, as is."""
+        seen: list[Any] = []
+
+        def spy(_: Any, __: str, event_dict: Any) -> Any:
+            seen.append(event_dict["exception"])
+            return event_dict
+
+        with EventWriter(tmp_path, "sim", mode="sync") as writer:
+            log = _configure(writer, processor, spy)
+            try:
+                raise ValueError("boom")
+            except ValueError:
+                log.exception("failed")
+        [event] = read_events(tmp_path)
+        assert event.data == {"exception": seen[0]}
+
+
+class TestEmit:
+    def test_event_verbosity_decides_for_an_event_without_verbosity(self, tmp_path: Path) -> None:
+        """emit() gives an event built without verbosity its level from event_verbosity."""
+        levels = {"system_started": "MILESTONE", "env_snapshot": "STATE"}
+        with EventWriter(tmp_path, "sim", mode="sync", verbosity="MILESTONE",
+                         event_verbosity=levels) as writer:  # fmt: skip
+            writer.emit(Event(event_type="system_started", simulation_id="sim"))
+            writer.emit(Event(event_type="env_snapshot", simulation_id="sim"))
+            writer.emit(Event(event_type="unmapped", simulation_id="sim"))
+        [event] = read_events(tmp_path)
+        assert (event.event_type, event.verbosity) == ("system_started", VerbosityLevel.MILESTONE)
+
+    def test_explicit_verbosity_wins(self, tmp_path: Path) -> None:
+        """An event whose verbosity was given keeps it, whatever event_verbosity says."""
+        with EventWriter(tmp_path, "sim", mode="sync", verbosity="MILESTONE",
+                         event_verbosity={"e": "MILESTONE"}) as writer:  # fmt: skip
+            writer.emit(Event(event_type="e", simulation_id="sim", verbosity="ACTION"))
+            writer.emit(
+                Event(event_type="e", simulation_id="sim", verbosity="MILESTONE", data={"n": 2})
+            )
+        [event] = read_events(tmp_path)
+        assert event.data == {"n": 2}
+
+    def test_events_read_back_are_written_again_exactly(self, tmp_path: Path) -> None:
+        """Re-emitting events read from a file gives the same lines, event_verbosity or not."""
+        with EventWriter(tmp_path / "a", "sim", mode="sync", verbosity="DETAIL",
+                         event_verbosity={"e": "MILESTONE"}) as writer:  # fmt: skip
+            writer.emit(Event(event_type="e", simulation_id="sim"))
+            writer.emit(Event(event_type="e", simulation_id="sim", verbosity="DETAIL"))
+        with EventWriter(tmp_path / "b", "sim", mode="sync", verbosity="DETAIL",
+                         event_verbosity={"e": "STATE"}) as writer:  # fmt: skip
+            for event in read_events(tmp_path / "a"):
+                writer.emit(event)
+        assert raw_lines(tmp_path / "b") == raw_lines(tmp_path / "a")
+        assert [e.verbosity for e in read_events(tmp_path / "b")] == ["MILESTONE", "DETAIL"]
+
+
 class TestThreads:
     def test_eight_threads_ten_thousand_events_each(self, tmp_path: Path, mode: WriteMode) -> None:
         """8 threads x 10,000 events: each exactly once, no corrupt line."""
@@ -432,11 +517,32 @@ class TestBadOptions:
             ),
             ({"max_queue_size": True}, TypeError, "must be an int"),
             ({"mode": "fast"}, ValueError, "mode must be one of 'sync', 'async'"),
-            ({"verbosity": "loud"}, ValueError, "MILESTONE, DECISION, ACTION, STATE, DETAIL"),
+            (
+                {"verbosity": "loud"},
+                ValueError,
+                "'MILESTONE', 'DECISION', 'ACTION', 'STATE', 'DETAIL'",
+            ),
             ({"overflow": "explode"}, ValueError, "overflow must be one of 'drop', 'block'"),
-            ({"event_verbosity": {"e": "loud"}}, ValueError, "unknown verbosity"),
+            ({"event_verbosity": {"e": "loud"}}, ValueError, r"event_verbosity\['e'\] must be"),
             ({"file_mode": 0o17777}, ValueError, "file_mode"),
             ({"simulation_id": 3}, TypeError, "simulation_id must be a str"),
+            ({"event_verbosity": ["x"]}, TypeError, "event_verbosity must be a mapping"),
+            ({"event_verbosity": {1: "DETAIL"}}, TypeError, "keys must be event types"),
+            (
+                {"event_verbosity": {"e": 3}},
+                TypeError,
+                r"event_verbosity\['e'\] must be one of 'MILE",
+            ),
+            ({"verbosity": 2}, TypeError, r"verbosity must be one of .* \(or VerbosityLevel\)"),
+            ({"mode": 1}, TypeError, "mode must be one of 'sync', 'async'"),
+            ({"overflow": None}, TypeError, "overflow must be one of 'drop', 'block'"),
+            ({"passthrough": "yes"}, TypeError, "passthrough must be True or False"),
+            ({"compress": 1}, TypeError, "compress must be True or False"),
+            ({"file_mode": "644"}, TypeError, "file_mode must be permission bits"),
+            ({"max_files": 2.0}, TypeError, "max_files must be an int or None"),
+            ({"max_total_size": 0}, ValueError, "max_total_size must be a positive number"),
+            ({"output_dir": 3}, TypeError, "output_dir must be a str or os.PathLike"),
+            ({"output_dir": b"out"}, TypeError, "output_dir must be a str or os.PathLike"),
         ],
     )
     def test_rejected_at_construction(

@@ -6,13 +6,17 @@ decides by verbosity instead, and a record can raise its own level with a
 ``verbosity`` key or through ``event_verbosity``, so a method cannot be made a
 bare no-op.  The bound logger built here comes close: a method whose default
 level the writer drops only checks for those two ways out before returning.
+Every method structlog's own class has is filtered so: the sync ones
+(``debug`` ... ``exception``), their async twins (``adebug`` ... ``aexception``)
+and ``log(level, ...)`` / ``alog(level, ...)``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 from structlog.typing import FilteringBoundLogger
@@ -41,7 +45,9 @@ def make_filtering_bound_logger(writer: EventWriter) -> type[FilteringBoundLogge
     its event name has a level in ``writer.event_verbosity``: those go through
     the processors as usual, and the writer decides.  A call whose
     ``verbosity`` key names a level the writer drops returns at once too,
-    whatever its method.  The writer's verbosity is
+    whatever its method.  The async methods (``await log.ainfo(...)``) and
+    ``log(level, ...)`` / ``alog(level, ...)`` decide in the same way, as
+    structlog's own filtering class builds them.  The writer's verbosity is
     read once, here: build the class again after changing writers.
 
     Args:
@@ -62,19 +68,99 @@ def make_filtering_bound_logger(writer: EventWriter) -> type[FilteringBoundLogge
         for spelling in (level.value, level.value.lower(), level.value.title())
     )
     overrides: dict[str, Callable[..., Any]] = {}
+    checks: dict[int, Callable[..., Any]] = {}  # by stdlib level, for log() and alog()
     for method, level in METHOD_VERBOSITY.items():
         if not hasattr(base, method):
             continue
+        gate: Callable[[Callable[..., Any]], Callable[..., Any]]
         if not writer.keeps(level):
-            overrides[method] = _dropping_method(getattr(base, method), may_be_kept, dropped_names)
+            gate = functools.partial(
+                _dropping_method, may_be_kept=may_be_kept, dropped_names=dropped_names
+            )
         elif dropped_names:
-            overrides[method] = _keeping_method(getattr(base, method), dropped_names)
+            gate = functools.partial(_keeping_method, dropped_names=dropped_names)
+        else:
+            continue  # kept whatever the call says: structlog's own methods stay
+        overrides[method] = gate(getattr(base, method))
+        # The same decision, made by the sync method's own code: a check
+        # returns None for a dropped call and _GOES_ON for one that goes on.
+        check = gate(_goes_on)
+        overrides[f"a{method}"] = _checked_coroutine(getattr(base, f"a{method}"), check)
+        if method in _STDLIB_LEVELS:
+            checks[_STDLIB_LEVELS[method]] = check
+    if checks:
+        overrides["log"] = _checked_log(base.log, checks)
+        overrides["alog"] = _checked_alog(base.alog, checks)
     name = f"EventFilteringBoundLogger{writer.verbosity.value.title()}"
     return type(name, (base,), overrides)
 
 
+#: The method ``log(level, ...)`` calls for each level, as in structlog.
+_STDLIB_LEVELS: Final = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+#: What a check returns for a call that goes on to the processors.
+_GOES_ON: Final = object()
+
+
+def _goes_on(self: Any, event: Any = None, *args: Any, **kw: Any) -> object:
+    return _GOES_ON
+
+
+def _checked_coroutine(method: Callable[..., Any], check: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap an async method (``ainfo``): return at once if its sync twin would drop the call."""
+
+    async def checked(self: Any, event: Any = None, *args: Any, **kw: Any) -> Any:
+        if check(self, event, *args, **kw) is None:
+            return None
+        return await method(self, event, *args, **kw)
+
+    checked.__name__ = method.__name__
+    return checked
+
+
+def _checked_log(method: Callable[..., Any], checks: dict[int, Callable[..., Any]]) -> Any:
+    """Wrap ``log(level, event, ...)``: drop the call as the level's own method would."""
+
+    def log(self: Any, level: int, event: Any = None, *args: Any, **kw: Any) -> Any:
+        if _drops(checks, level, self, event, args, kw):
+            return None
+        return method(self, level, event, *args, **kw)
+
+    return log
+
+
+def _checked_alog(method: Callable[..., Any], checks: dict[int, Callable[..., Any]]) -> Any:
+    """Wrap ``alog(level, event, ...)``: drop the call as the level's own method would."""
+
+    async def alog(self: Any, level: int, event: Any = None, *args: Any, **kw: Any) -> Any:
+        if _drops(checks, level, self, event, args, kw):
+            return None
+        return await method(self, level, event, *args, **kw)
+
+    return alog
+
+
+def _drops(
+    checks: dict[int, Callable[..., Any]],
+    level: int,
+    self: Any,
+    event: Any,
+    args: tuple[Any, ...],
+    kw: dict[str, Any],
+) -> bool:
+    """Whether the method of *level* drops the call; a level without one lets it through."""
+    check = checks.get(level)
+    return check is not None and check(self, event, *args, **kw) is None
+
+
 def _dropping_method(
-    method: Callable[..., Any], may_be_kept: frozenset[str], dropped_names: frozenset[str]
+    method: Callable[..., Any], *, may_be_kept: frozenset[str], dropped_names: frozenset[str]
 ) -> Callable[..., Any]:
     """Wrap a method whose level the writer drops: return at once unless the call may be kept."""
 
@@ -92,7 +178,7 @@ def _dropping_method(
 
 
 def _keeping_method(
-    method: Callable[..., Any], dropped_names: frozenset[str]
+    method: Callable[..., Any], *, dropped_names: frozenset[str]
 ) -> Callable[..., Any]:
     """Wrap a method whose level the writer keeps: drop a call whose verbosity= it drops."""
 

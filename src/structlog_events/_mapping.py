@@ -9,10 +9,14 @@ from typing import Any, Final
 
 from ._event import Event, as_utc, iso_utc_from_ns, new_event_id
 from ._report import report
+from ._tracebacks import structured_exception
 from ._verbosity import METHOD_VERBOSITY, VerbosityLevel
 
 #: ``event_type`` of a record logged without an event name.
 UNNAMED_EVENT: Final = "<unnamed>"
+
+#: Keys ``structlog.stdlib.ProcessorFormatter`` adds for its own processors.
+_FORMATTER_KEYS: Final = ("_record", "_from_structlog")
 
 
 class RecordMapper:
@@ -57,6 +61,18 @@ class RecordMapper:
                 return level
         return METHOD_VERBOSITY.get(method_name, VerbosityLevel.ACTION)
 
+    def verbosity_of_event(self, event: Event) -> VerbosityLevel:
+        """Return a ready-made event's level: its own if given, else by its type.
+
+        An ``Event`` built without ``verbosity`` has ACTION by default; the
+        writer's ``event_verbosity`` decides for such an event instead, as it
+        does for a record without a ``verbosity`` key.  A verbosity given
+        explicitly, as every event read back from a file has, wins.
+        """
+        if "verbosity" in event.model_fields_set or not self._event_verbosity:
+            return event.verbosity
+        return self._event_verbosity.get(event.event_type, event.verbosity)
+
     def to_record(
         self,
         method_name: str,
@@ -69,11 +85,25 @@ class RecordMapper:
         timestamp that cannot be read is kept in ``data["timestamp"]`` and the
         event is stamped now; a missing event name becomes ``"<unnamed>"``; a
         ``verbosity`` value that names no level stays in ``data``.
+        ``exc_info`` becomes ``data["exception"]``, a structured traceback
+        (see ``_tracebacks``), unless an ``exception`` key is there already
+        (``format_exc_info`` or ``dict_tracebacks`` ran): that one is kept.
+        The keys ``ProcessorFormatter`` adds for its processors (``_record``,
+        ``_from_structlog``) are left out.
         """
         # One C-level copy, then the reserved keys popped out of it: cheaper than
         # filtering every key, and the record itself is left as it was.
         data = dict(event_dict)
         pop = data.pop
+        if "exc_info" in data:  # the only cost a record without one pays
+            exc_info = pop("exc_info")
+            if "exception" not in data:
+                exception = structured_exception(exc_info)
+                if exception is not None:
+                    data["exception"] = exception
+        if "_from_structlog" in data:
+            for key in _FORMATTER_KEYS:
+                pop(key, None)
         name = pop("event", None)
         simulation_id = pop("simulation_id", self._simulation_id)
         named = pop("verbosity", None)
@@ -112,14 +142,20 @@ class RecordMapper:
         return record, fallback
 
 
-def record_of_event(event: Event) -> dict[str, Any]:
-    """Return the fields of a ready-made ``Event`` in the form ``encode_record`` takes."""
+def record_of_event(event: Event, verbosity: VerbosityLevel | None = None) -> dict[str, Any]:
+    """Return the fields of a ready-made ``Event`` in the form ``encode_record`` takes.
+
+    Args:
+        event: the event.
+        verbosity: the level to write, when the writer decided another than
+            the event's default (see ``RecordMapper.verbosity_of_event``).
+    """
     return {
         "event_id": event.event_id,
         "timestamp": event.timestamp,
         "event_type": event.event_type,
         "simulation_id": event.simulation_id,
-        "verbosity": event.verbosity.value,
+        "verbosity": (event.verbosity if verbosity is None else verbosity).value,
         "level": event.level,
         "data": event.data,
     }

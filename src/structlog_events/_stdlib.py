@@ -6,6 +6,11 @@ extra={"free": 3})`` becomes an event of *writer*, verbosity-filtered like the
 writer's own structlog records.  The handler builds a structlog-style record
 and hands it to the writer's processor call, so level mapping, filtering and
 encoding stay in one place.
+
+Records that ``structlog.stdlib.ProcessorFormatter.wrap_for_formatter`` made
+(a structlog call routed into ``logging``) carry structlog's event dict in
+``record.msg``: the handler gives the writer that dict, as if the writer were
+in structlog's chain, and skips it if the writer already handled it there.
 """
 
 from __future__ import annotations
@@ -38,8 +43,6 @@ _LOWEST_LEVEL: Final = {
     VerbosityLevel.DETAIL: logging.DEBUG,
 }
 
-_formatter = logging.Formatter()
-
 
 def method_name_of(levelno: int) -> str:
     """Return the structlog method name whose verbosity a record of *levelno* gets.
@@ -62,12 +65,19 @@ def method_name_of(levelno: int) -> str:
 class EventHandler(logging.Handler):
     """A ``logging.Handler`` that writes each record as an event of an ``EventWriter``.
 
-    The event has ``event_type`` = the formatted message and ``timestamp`` =
+    A record made by ``ProcessorFormatter.wrap_for_formatter`` (a structlog
+    call sent on to ``logging``) is written exactly as the writer writes a
+    record of structlog's chain, from structlog's event dict; if this writer
+    was itself in that chain (with ``passthrough=True``) and handled the call
+    already, the record is skipped, so no event is written twice.
+
+    Any other record has ``event_type`` = the formatted message and ``timestamp`` =
     the record's creation time; ``data`` holds ``logger`` (the logger's name),
     every ``extra`` field, ``message_template`` (the unformatted message, when
     it had arguments, so events of one template can be grouped),
-    ``exception`` (the formatted traceback, for ``exc_info``) and ``stack``
-    (for ``stack_info``).  The ``level`` field is the record's level name in
+    ``exception`` (for ``exc_info``: the structured traceback every event
+    of the writer has, see ``EventWriter``) and ``stack`` (for
+    ``stack_info``).  The ``level`` field is the record's level name in
     lower case.
 
     Verbosity: DEBUG (and below) is DETAIL, INFO is ACTION, WARNING and above
@@ -92,15 +102,23 @@ class EventHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Hand the record to the writer; a failure goes to ``handleError``, as logging expects."""
         try:
-            event_dict = self.event_dict_of(record)
+            event_dict: MutableMapping[str, Any]
+            method_name = getattr(record, "_name", None)
+            if isinstance(record.msg, dict) and isinstance(method_name, str):
+                if self.writer._chain.handed_on(record.msg):
+                    return  # the writer wrote it in structlog's chain already
+                event_dict = record.msg
+            else:
+                method_name = method_name_of(record.levelno)
+                event_dict = self.event_dict_of(record)
             # DropEvent is how the writer says it has handled the record.
             with contextlib.suppress(DropEvent):
-                self.writer(None, method_name_of(record.levelno), event_dict)
+                self.writer(None, method_name, event_dict)
         except Exception:
             self.handleError(record)
 
     def event_dict_of(self, record: logging.LogRecord) -> MutableMapping[str, Any]:
-        """Return the structlog-style record the writer is given for *record*."""
+        """Return the structlog-style record the writer is given for a ``logging`` record."""
         event_dict: dict[str, Any] = {
             "event": record.getMessage(),
             "level": record.levelname.lower(),
@@ -112,11 +130,10 @@ class EventHandler(logging.Handler):
         for key, value in vars(record).items():
             if key not in _RECORD_ATTRIBUTES:
                 event_dict[f"extra_{key}" if key in _BRIDGE_KEYS else key] = value
-        if record.exc_info and not record.exc_text:
-            # Cached on the record as logging.Formatter does, so that other
-            # handlers format the traceback only once.
-            record.exc_text = _formatter.formatException(record.exc_info)
-        if record.exc_text:
+        if record.exc_info and record.exc_info != (None, None, None):
+            event_dict["exc_info"] = record.exc_info  # rendered by the writer
+        elif record.exc_text:
+            # Only the text came (a record sent over a socket): kept as it is.
             event_dict["exception"] = record.exc_text
         if record.stack_info:
             event_dict["stack"] = record.stack_info

@@ -11,14 +11,17 @@ from types import MappingProxyType, TracebackType
 from typing import Any, Final, Self
 
 from structlog import DropEvent
+from structlog.typing import ProcessorReturnValue
 
 from . import _lifecycle
+from . import _options as options
+from ._chain import ChainEnd
 from ._encode import encode_record
 from ._event import Event
 from ._file import EventFile, fsync_directory
 from ._layout import CURRENT_NAME, LOCK_NAME
 from ._mapping import RecordMapper, record_of_event
-from ._options import Overflow, WriteMode, parse_choice, positive_int
+from ._options import Overflow, WriteMode
 from ._report import report
 from ._retention import Retention
 from ._sinks import QueuedSink, SyncSink
@@ -36,6 +39,12 @@ class EventWriter:
     writer's verbosity keeps becomes an ``Event`` line in
     ``output_dir/events.jsonl``; then the writer raises ``structlog.DropEvent``
     (or, with ``passthrough=True``, returns the record for a renderer after it).
+
+    ``exc_info`` (``log.exception(...)``, ``exc_info=True``, an exception or a
+    ``sys.exc_info()`` tuple) is written as ``data["exception"]``, a structured
+    traceback in the form of ``structlog.processors.dict_tracebacks``; no
+    exception processor is needed, and one that ran before is kept.  A value
+    with a ``__structlog__()`` method is written as what that returns.
 
     A log call never raises because of the writer: a value JSON cannot hold is
     written through a fallback (``stats.fallbacks``), an event that cannot be
@@ -58,7 +67,12 @@ class EventWriter:
         overflow: ``"drop"`` (default) or ``"block"`` when the queue is full.
             Callers hand the writer thread the GIL once the queue is half
             full, so a queue only fills when the disk cannot keep up.
-        passthrough: return the record instead of raising ``DropEvent``.
+        passthrough: return the record instead of raising ``DropEvent``, for
+            processors after the writer (a renderer for a console,
+            ``ProcessorFormatter.wrap_for_formatter``).  Without it, processors
+            placed after the writer never run, which the writer says once on
+            stderr at its first call.  Inside ``ProcessorFormatter``'s
+            ``processors`` the writer always hands the record on.
         file_mode: permission bits of created files, before the umask.
         max_files: keep at most this many rotated files (plain or gzipped),
             deleting the oldest at each rotation; ``None`` (default) keeps all.
@@ -76,7 +90,8 @@ class EventWriter:
             ``output_dir`` is a file, or ``events.jsonl`` is not a plain file of
             its own (a symbolic link, FIFO or foreign hard link planted there is
             refused).
-        TypeError: an option has the wrong type.
+        TypeError: an option has the wrong type (``event_verbosity`` is not a
+            mapping, ``passthrough`` not a bool, a size not an int, ...).
     """
 
     def __init__(
@@ -96,23 +111,23 @@ class EventWriter:
         max_total_size: int | None = None,
         compress: bool = False,
     ) -> None:
-        if not isinstance(simulation_id, str):
-            raise TypeError(f"simulation_id must be a str, not {type(simulation_id).__name__}")
-        if not isinstance(file_mode, int) or not 0 <= file_mode <= 0o7777:
-            raise ValueError(f"file_mode must be permission bits such as 0o644, not {file_mode!r}")
-        self.output_dir = Path(output_dir)
-        self.simulation_id = simulation_id
-        self.verbosity = VerbosityLevel.parse(verbosity)
-        self.max_queue_size = positive_int(max_queue_size, "max_queue_size")
-        self.max_file_size = positive_int(max_file_size, "max_file_size")
-        self.mode = parse_choice(WriteMode, mode, "mode")
-        self.overflow = parse_choice(Overflow, overflow, "overflow")
-        self.passthrough = passthrough
-        levels = {
-            str(name): VerbosityLevel.parse(level)
-            for name, level in (event_verbosity or {}).items()
-        }
+        self.output_dir = options.directory_path(output_dir, "output_dir")
+        self.simulation_id = options.text(simulation_id, "simulation_id")
+        self.verbosity = options.parse_choice(VerbosityLevel, verbosity, "verbosity")
+        self.max_queue_size = options.positive_int(max_queue_size, "max_queue_size", "events")
+        self.max_file_size = options.positive_int(max_file_size, "max_file_size", "bytes")
+        self.mode = options.parse_choice(WriteMode, mode, "mode")
+        self.overflow = options.parse_choice(Overflow, overflow, "overflow")
+        self.passthrough = options.flag(passthrough, "passthrough")
+        levels = options.levels_by_event_type(event_verbosity, "event_verbosity")
+        file_mode = options.permission_bits(file_mode, "file_mode")
+        max_files = options.optional_limit(max_files, "max_files", "rotated files to keep")
+        max_total_size = options.optional_limit(
+            max_total_size, "max_total_size", "bytes of rotated files to keep"
+        )
+        compress = options.flag(compress, "compress")
         self.event_verbosity: Mapping[str, VerbosityLevel] = MappingProxyType(levels)
+        self._chain = ChainEnd(self, passthrough=self.passthrough)
         self._kept = tuple(level for level in VerbosityLevel if level <= self.verbosity)
         self._mapper = RecordMapper(simulation_id, levels)
         self._counters = Counters()
@@ -165,12 +180,17 @@ class EventWriter:
 
     def __call__(
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
-    ) -> MutableMapping[str, Any]:
+    ) -> ProcessorReturnValue:
         """Write the record as an event if the verbosity keeps it, then drop it.
 
+        Returns:
+            the record, unchanged, with ``passthrough=True`` or inside a
+            ``ProcessorFormatter``; a rendered record (the writer placed after
+            a renderer) is counted failed, said once on stderr, and returned.
+
         Raises:
-            structlog.DropEvent: always, unless ``passthrough=True``; it is how a
-                terminal processor tells structlog that the record is handled.
+            structlog.DropEvent: otherwise; it is how a terminal processor tells
+                structlog that the record is handled.
         """
         try:
             verbosity = self._mapper.verbosity_of(method_name, event_dict)
@@ -179,13 +199,19 @@ class EventWriter:
                 self._submit(record, fallback)
         except Exception as error:
             self._counters.add(failed=1)
-            report(f"map:{type(error).__name__}", f"event not written: {error!r}")
-        if self.passthrough:
-            return event_dict
-        raise DropEvent
+            return self._chain.failed(event_dict, error)  # type: ignore[no-any-return]
+        if self.passthrough or "_from_structlog" in event_dict:  # not ending the chain
+            return self._chain.hand_on(event_dict)
+        if self._chain.unchecked:
+            self._chain.check_configured_chain()
+        raise DropEvent  # raised here: a frame less to unwind than from a helper
 
     def emit(self, event: Event) -> None:
         """Write a ready-made event, if the writer's verbosity keeps it.
+
+        An event built without an explicit ``verbosity`` gets its level from
+        ``event_verbosity`` when its type is there, and is written with it; an
+        explicit ``verbosity`` (as every event read back from a file has) wins.
 
         Never raises: an argument that is not an ``Event`` is counted as failed.
         """
@@ -193,8 +219,9 @@ class EventWriter:
             self._counters.add(failed=1)
             report("emit-type", f"emit() takes an Event, not {type(event).__name__}")
             return
-        if event.verbosity in self._kept:
-            self._submit(record_of_event(event), False)
+        verbosity = self._mapper.verbosity_of_event(event)
+        if verbosity in self._kept:
+            self._submit(record_of_event(event, verbosity), False)
 
     def keeps(self, verbosity: VerbosityLevel | str) -> bool:
         """Whether this writer keeps events of *verbosity* (a level or its name).
