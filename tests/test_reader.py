@@ -27,7 +27,7 @@ from structlog_events import (
     follow_events,
     read_events,
 )
-from structlog_events._layout import RotatedFile
+from structlog_events._layout import Listing
 from structlog_events._scan import CAUGHT_UP, ScanItem, ScannedLine, scan
 
 from . import checks
@@ -430,13 +430,14 @@ class TestIncompleteListings:
         def hide(*plans: set[str]) -> None:
             pending = list(plans)
 
-            def listing(directory: Path) -> list[RotatedFile]:
+            def listing(directory: Path, *, after: str = "") -> Listing:
                 hidden = pending.pop(0) if pending else set()
-                return [file for file in real_listing(directory) if file.key not in hidden]
+                real = real_listing(directory, after=after)
+                return Listing([file for file in real.rotated if file.key not in hidden], [])
 
-            monkeypatch.setattr(_scan, "rotated_files", listing)
+            monkeypatch.setattr(_scan, "list_rotated", listing)
 
-        real_listing = _scan.rotated_files
+        real_listing = _scan.list_rotated
         return hide
 
     def test_file_missed_by_a_listing_is_read_in_its_place(
@@ -467,10 +468,10 @@ class TestIncompleteListings:
     ) -> None:
         """A plain file gone by the time it is opened is read from its ``.gz``."""
         fill(tmp_path, 30)
-        stale = _scan.rotated_files(tmp_path)
+        stale = _scan.list_rotated(tmp_path)
         for path in rotated(tmp_path):
             compress(path)
-        monkeypatch.setattr(_scan, "rotated_files", lambda directory: stale)
+        monkeypatch.setattr(_scan, "list_rotated", lambda directory, after="": stale)
         assert numbers(read_events(tmp_path)) == list(range(30))
 
     def test_file_read_under_its_rotated_name_is_not_read_again_as_live(

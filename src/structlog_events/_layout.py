@@ -108,14 +108,19 @@ class Listing:
     strays: list[Path]
 
 
-def list_rotated(directory: Path) -> Listing:
+def list_rotated(directory: Path, *, after: str = "") -> Listing:
     """List the rotated files of *directory*, oldest first; nothing if it does not exist.
+
+    Args:
+        directory: the event directory.
+        after: list only files whose plain name sorts after this one (a reader
+            that has read up to there need not pay for the rest).
 
     Raises:
         OSError: the directory exists but cannot be listed.
     """
-    plain: dict[str, tuple[Path, int]] = {}
-    compressed: dict[str, Path] = {}
+    plain: dict[str, int] = {}
+    compressed: set[str] = set()
     strays: list[Path] = []
     try:
         entries = list(os.scandir(directory))
@@ -123,7 +128,7 @@ def list_rotated(directory: Path) -> Listing:
         return Listing([], [])
     for entry in entries:
         match = ROTATED_PATTERN.match(entry.name)
-        if match is None:
+        if match is None or match.group(1) <= after:
             continue
         try:
             regular = entry.is_file(follow_symlinks=False)
@@ -132,17 +137,17 @@ def list_rotated(directory: Path) -> Listing:
         if not regular:
             strays.append(Path(entry.path))
         elif entry.name.endswith(ARCHIVE_SUFFIX):
-            compressed[match.group(1)] = Path(entry.path)
+            compressed.add(match.group(1))
         else:
-            plain[entry.name] = (Path(entry.path), entry.inode())
+            plain[entry.name] = entry.inode()
     files = [
         RotatedFile(
             key=key,
-            plain=plain[key][0] if key in plain else None,
-            compressed=compressed.get(key),
-            inode=plain[key][1] if key in plain else 0,
+            plain=directory / key if key in plain else None,
+            compressed=directory / archive_name(key) if key in compressed else None,
+            inode=plain.get(key, 0),
         )
-        for key in sorted(plain.keys() | compressed.keys())
+        for key in sorted(plain.keys() | compressed)
     ]
     return Listing(files, sorted(strays))
 
@@ -165,9 +170,9 @@ def next_rotated_name(directory: Path, now: datetime, *, after: str = "") -> str
     newest = after
     with os.scandir(directory) as entries:
         for entry in entries:
-            match = ROTATED_PATTERN.match(entry.name)
-            if match is not None and match.group(1) > newest:
-                newest = match.group(1)
+            name = entry.name
+            if name > newest and (match := ROTATED_PATTERN.match(name)) is not None:
+                newest = max(newest, match.group(1))
     name = rotated_name(now)
     if name > newest:
         return name

@@ -13,9 +13,9 @@ the **file**, then **retention** (compression of rotated files).
   start of a normal interpreter exit: ``threading`` calls its shutdown hooks
   in both, before it joins the threads still running.  Each sink is flushed
   (queued lines written and fsynced, ``EXIT_TIMEOUT`` at most for all), then
-  switched to writing in the caller's thread, so lines logged later (by
+  told to make every caller wait for its line, so lines logged later (by
   ``atexit`` handlers, or by threads still running in a worker about to end)
-  reach the file before their log call returns.
+  are in the file before their log call returns.
 - Normal interpreter exit (``atexit``): each writer is closed, sink then file
   then retention, waiting for compressions under way (``EXIT_TIMEOUT``).
 - The signal drain of ``install_signal_handlers()``: each sink is flushed.
@@ -140,7 +140,7 @@ def _after_fork_in_child() -> None:
 def _at_threads_shutdown() -> None:
     flush_all(EXIT_TIMEOUT)
     for parts in list(_live.values()):
-        parts.sink.drain_in_callers()
+        parts.sink.wait_in_callers()
 
 
 def _at_exit() -> None:

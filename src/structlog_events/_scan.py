@@ -263,6 +263,9 @@ class _Scan:
         #: heads unique (the first line alone already is, unless one event is
         #: emitted twice); inodes are not, once a file is deleted.
         self._finished: deque[bytes] = deque(maxlen=_REMEMBERED_FILES)
+        #: The last listing holds every rotated file, and the live file held open
+        #: is still ``events.jsonl``: until it is rotated away, looks need not list.
+        self._listing_current = False
         #: Entries named like event files that are not regular files, reported once.
         self._strays: set[Path] = set()
 
@@ -280,20 +283,21 @@ class _Scan:
         # Look at events.jsonl before listing: a rotation seen here has already
         # linked the rotated name, so the listings below contain it.
         rotated_away = live is not None and _inode_of(self.current) != live.inode
+        if self._listing_current and live is not None and not rotated_away:
+            # No rotation since a complete listing: the only file that can
+            # have grown is the live one, and no directory listing is needed.
+            yield from self._read_live(final=final)
+            return
         # readdir() may miss a file created or renamed while it runs, yet
         # return a newer one.  Every file up to the newest of a first listing
         # existed when that listing ended, so a second one holds it (or the
         # first did, if it was compressed meanwhile): together they are
         # complete up to there.  Newer files wait for the next look.
-        first = list_rotated(self.directory)
-        second = list_rotated(self.directory)
+        first = list_rotated(self.directory, after=self._done_key)
+        second = list_rotated(self.directory, after=self._done_key)
         yield from self._refuse_strays([*first.strays, *second.strays])
         newest = first.rotated[-1].key if first.rotated else ""
-        files = [
-            file
-            for file in _union(first.rotated, second.rotated)
-            if file.key > self._done_key and file.key <= newest
-        ]
+        files = [file for file in _union(first.rotated, second.rotated) if file.key <= newest]
         self.deferred = newest < max((file.key for file in second.rotated), default="")
         if rotated_away and not self._live_is_listed(files):
             # Rotated away and its rotated name deleted by retention, which
@@ -305,6 +309,7 @@ class _Scan:
         for file in files:
             yield from self._read_rotated(file, skip=skip)
             self._done_key = file.key
+        self._listing_current = self._live is not None and not rotated_away and not self.deferred
         if self.deferred and patient:
             return
         if self._live is not None:

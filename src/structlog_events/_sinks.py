@@ -3,8 +3,8 @@
 ``QueuedSink`` (ASYNC) queues a line and returns; ``SyncSink`` (SYNC) queues it
 and waits until the writer thread has written and fsynced it.  Either way the
 file is only ever written by whoever holds the drain: the writer thread, or,
-where no thread can run it (interpreter shutdown, a thread that cannot start),
-the calling thread itself.
+where no thread can run (one that cannot start at interpreter shutdown), the
+calling thread itself.
 
 Why a SYNC caller does not write its own line: Python runs signal handlers on
 the main thread, between any two bytecodes.  A main thread inside a write
@@ -26,7 +26,6 @@ queued while it was busy, writes them with one ``write()`` and runs one
 from __future__ import annotations
 
 import contextlib
-import itertools
 import threading
 import time
 from _thread import allocate_lock
@@ -47,6 +46,11 @@ BATCH_LINES: Final = 4096
 #: Nothing depends on it (producers wake the thread); it bounds the cost of a
 #: wake-up that a bug might lose.
 IDLE_SECONDS: Final = 1.0
+
+#: Longest a queued caller waits for its line at interpreter shutdown (see
+#: ``wait_in_callers``): a disk that stopped answering must not keep the
+#: process from ending.
+SHUTDOWN_WAIT_SECONDS: Final = 10.0
 
 #: How often a producer blocked on a full queue (``overflow="block"``) looks again.
 ROOM_POLL_SECONDS: Final = 0.05
@@ -136,8 +140,8 @@ class _Pipeline:
     """The queue, its drain and the writer thread, shared by both sinks.
 
     Lifecycle: ``flush``, ``close`` (idempotent; every caller waits for the
-    same outcome), ``drain_in_callers`` (at interpreter shutdown: from then on
-    callers write what they queue) and ``after_fork_in_child``.
+    same outcome), ``wait_in_callers`` (at interpreter shutdown: from then on
+    every caller waits for its line) and ``after_fork_in_child``.
 
     The outcome of ``flush`` and ``close`` is ``True`` only if every line this
     sink accepted before the call is written and fsynced: once a line is lost
@@ -160,9 +164,10 @@ class _Pipeline:
         self._idle = False
         self._thread: threading.Thread | None = None
         self._thread_started = False
-        self._in_callers = False  # shutdown: callers drain what they queue
+        self._no_thread = False  # no writer thread can run: callers write themselves
+        self._shutting_down = False  # every caller waits until its line is written
         self._state = _OPEN
-        self._close_tickets = itertools.count()
+        self._stop_queued = False
         self._closed = _Stop()
 
     # -- lifecycle -------------------------------------------------------------
@@ -186,21 +191,23 @@ class _Pipeline:
         *timeout*) for the same outcome.  Lines queued after the first call
         are counted as failed.
         """
-        if next(self._close_tickets) == 0:
-            self._state = _CLOSING
+        if not self._stop_queued:
+            # Queued by every call until one has done it: two calls racing, or
+            # one interrupted halfway, at worst queue the same marker twice,
+            # and the second is settled as a leftover of the first.
+            self._state = max(self._state, _CLOSING)
             self._put(self._closed, start=False)
+            self._stop_queued = True
         return self._wait(self._closed, timeout)
 
-    def drain_in_callers(self) -> None:
-        """From now on, each caller writes what it queues (interpreter shutdown).
+    def wait_in_callers(self) -> None:
+        """From now on, a queued caller too waits until its line is written (shutdown).
 
-        Log calls made while the interpreter shuts down (by ``atexit``
-        handlers, or by threads still running in a worker process about to
-        end with ``os._exit``) then reach the file before the call returns,
-        whether or not the writer thread still runs.
+        Lines logged while the interpreter shuts down (by ``atexit`` handlers,
+        or by threads still running in a worker process about to end with
+        ``os._exit``) are then in the file when their log call returns.
         """
-        self._in_callers = True
-        self._drain_now()
+        self._shutting_down = True
 
     def after_fork_in_child(self) -> None:
         """An empty queue and no thread: the parent's lines are the parent's to write."""
@@ -210,11 +217,17 @@ class _Pipeline:
         if state is not _OPEN:
             self._state = _CLOSED
             self._closed = closed
-            next(self._close_tickets)
+            self._stop_queued = True
             if not closed.done:
                 closed.set(False)  # the parent was closing: its outcome is the parent's
 
     # -- producers -------------------------------------------------------------
+
+    def _submit_and_wait(self, line: bytes, timeout: float | None) -> None:
+        """Queue *line* and return once it is written and fsynced (or *timeout* passed)."""
+        waiter = _SyncLine(line)
+        self._put(waiter)
+        self._wait(waiter, timeout)
 
     def _refuse(self) -> None:
         """Count and report a line offered after ``close()``."""
@@ -236,7 +249,7 @@ class _Pipeline:
         """
         if self._state is _CLOSED:
             self._settle_leftovers()  # raced the close: the drain has ended
-        elif self._in_callers or (self._thread is None and not (start and self._start_thread())):
+        elif self._no_thread or (self._thread is None and not (start and self._start_thread())):
             self._drain_now()
         elif self._idle:
             self._wake.post()
@@ -265,28 +278,43 @@ class _Pipeline:
         try:
             thread.start()
         except RuntimeError:  # "can't create new thread at interpreter shutdown"
-            self._in_callers = True
+            self._no_thread = True
             return False
+        except BaseException:  # interrupted: unclaimed unless the thread runs
+            if thread.ident is None:
+                self._thread = None
+            else:
+                self._thread_started = True
+            raise
         self._thread_started = True
         return True
 
-    def _drain_now(self) -> None:
-        """Write what is queued in this thread, unless another drain is under way.
+    def _drain_now(self, *, wait: bool = False) -> None:
+        """Write what is queued, in this thread, unless a drain is under way.
 
-        A drain already under way in another thread goes on until the queue is
-        empty, which includes what this caller queued; one under way in this
-        thread (a signal handler interrupted it) writes it once the handler
-        returns.
+        A drain under way goes on until the queue is empty, so it writes what
+        this caller queued: in another thread (the writer thread, or a caller
+        at shutdown) it is not waited for, unless *wait*; in this very thread
+        (a signal handler interrupted it) it goes on once the handler returns.
+        Never waiting for another thread's drain keeps a caller at shutdown
+        from hanging on a thread stuck in a write.
         """
+        me = threading.get_ident()
+        if self._drainer == me:
+            return
         while self._queue and self._state is not _CLOSED:
-            if not self._drain_lock.acquire(blocking=self._drainer != threading.get_ident()):
+            if not wait and self._drain_lock.locked():
                 return
-            try:
-                self._drainer = threading.get_ident()
-                self._drain()
-            finally:
-                self._drainer = 0
-                self._drain_lock.release()
+            with self._drain_lock:
+                self._drain_as(me)
+
+    def _drain_as(self, me: int) -> None:
+        """``_drain``, recording this thread as the drainer while it runs (the lock held)."""
+        try:
+            self._drainer = me
+            self._drain()
+        finally:
+            self._drainer = 0
 
     # -- the drain -------------------------------------------------------------
 
@@ -297,12 +325,7 @@ class _Pipeline:
         queue, file = self._queue, self._file
         while self._state is not _CLOSED:
             if queue:
-                with self._drain_lock:
-                    self._drainer = threading.get_ident()
-                    try:
-                        self._drain()
-                    finally:
-                        self._drainer = 0
+                self._drain_now(wait=True)
                 continue
             self._idle = True
             if not queue:
@@ -314,23 +337,46 @@ class _Pipeline:
             self._idle = False
 
     def _drain(self) -> None:
-        """Take and write batches until the queue is empty; the caller holds the drain."""
+        """Take and write batches until the queue is empty; the caller holds the drain.
+
+        Only a drain in a caller's thread (at shutdown) can be interrupted
+        (``KeyboardInterrupt``); what it had taken is then settled before the
+        exception goes on: lines not written are counted failed, waiters
+        released, and a close it had taken is queued again.
+        """
         while self._queue and self._state is not _CLOSED:
             lines: list[bytes] = []
             waiters: list[_Done] = []
-            stop = self._take(lines, waiters)
-            if lines:
-                self._guarded(self._file.append, lines, failed_lines=len(lines))
-            if waiters or self._file.sync_due():
-                self._guarded(self._file.sync_written)
+            written = False
+            try:
+                self._take(lines, waiters)
+                if lines:
+                    self._guarded(self._file.append, lines, failed_lines=len(lines))
+                written = True
+                if waiters or self._file.sync_due():
+                    self._guarded(self._file.sync_written)
+            except BaseException:
+                if lines and not written:
+                    self._counters.add(failed=len(lines))
+                    self._file.count_lost(len(lines))
+                for waiter in waiters:
+                    if type(waiter) is _Stop:
+                        self._queue.appendleft(waiter)
+                    else:
+                        waiter.set(False)
+                raise
             ok = self._file.lost == 0
             for waiter in waiters:
-                waiter.set(ok)
-            if stop is not None:
-                self._finish(stop)
+                if type(waiter) is _Stop:
+                    self._finish(waiter)
+                else:
+                    waiter.set(ok)
 
-    def _take(self, lines: list[bytes], waiters: list[_Done]) -> _Stop | None:
-        """Move queued lines into *lines* and completions into *waiters*, up to the stop marker."""
+    def _take(self, lines: list[bytes], waiters: list[_Done]) -> None:
+        """Move queued lines into *lines* and completions into *waiters*, up to a stop marker.
+
+        A stop marker ends the batch, as the last of *waiters*.
+        """
         queue = self._queue
         size = 0
         try:
@@ -339,16 +385,14 @@ class _Pipeline:
                 if type(item) is bytes:
                     lines.append(item)
                     size += len(item)
-                elif type(item) is _SyncLine:
+                    continue
+                assert isinstance(item, _Done)
+                waiters.append(item)
+                if type(item) is _SyncLine:
                     lines.append(item.line)
                     size += len(item.line)
-                    waiters.append(item)
                 elif type(item) is _Stop:
-                    return item
-                else:
-                    assert isinstance(item, _Done)
-                    waiters.append(item)
-            return None
+                    return
         finally:
             self._room.post()
 
@@ -411,9 +455,7 @@ class SyncSink(_Pipeline):
         if self._state is not _OPEN:
             self._refuse()
             return
-        waiter = _SyncLine(line)
-        self._put(waiter)
-        self._wait(waiter, None)
+        self._submit_and_wait(line, None)
 
 
 class QueuedSink(_Pipeline):
@@ -457,8 +499,11 @@ class QueuedSink(_Pipeline):
             time.sleep(0)
             if len(queue) >= self._max_queue_size and not self._make_room():
                 return
+        if self._shutting_down:
+            self._submit_and_wait(line, SHUTDOWN_WAIT_SECONDS)
+            return
         queue.append(line)
-        if self._idle or self._thread is None or self._state is not _OPEN or self._in_callers:
+        if self._idle or self._thread is None or self._state is not _OPEN:
             self._see_to()
 
     def _make_room(self) -> bool:
@@ -475,7 +520,7 @@ class QueuedSink(_Pipeline):
         thread = self._thread
         while len(self._queue) >= self._max_queue_size and self._state is _OPEN:
             if (
-                self._in_callers
+                self._no_thread
                 or thread is None
                 or not thread.is_alive()
                 or thread.ident == threading.get_ident()
