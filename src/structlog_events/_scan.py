@@ -519,3 +519,34 @@ def scan(
                     stop.wait(poll_interval)
     finally:
         reading.close()
+
+
+# -- one file, outside its directory --------------------------------------------
+
+#: What a directory's event files are called, for messages.
+EVENT_FILE_NAMES: Final = f"{CURRENT_NAME} or events_<time>.jsonl[.gz]"
+
+
+def scan_file(path: Path) -> Generator[ScanItem, None, None]:
+    """Yield every line of the one event file *path* (``.gz`` decompressed), then ``CAUGHT_UP``.
+
+    A rotated or compressed file never grows again, so its unterminated last
+    line is corrupt; that of any other file (``events.jsonl``, a copy) may be
+    a write in progress, and is torn.
+    """
+    compressed = path.name.endswith(".gz")
+    may_grow = not compressed and not ROTATED_PATTERN.match(path.name)
+    number = 0
+    try:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as stream:
+            for line, terminated in _split_lines(lambda: stream.read(_CHUNK)):
+                number += 1
+                if terminated:
+                    yield parse_line(path, number, line)
+                elif may_grow:
+                    yield LineProblem(path, number, _TORN_REASON, torn=True)
+                else:
+                    yield LineProblem(path, number, "unterminated last line of a rotated file")
+    except _GZIP_ERRORS as error:
+        yield LineProblem(path, number + 1, f"compressed data is damaged ({error})")
+    yield CAUGHT_UP
