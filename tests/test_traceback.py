@@ -14,7 +14,7 @@ from .strategies import json_values
 
 #: Code compiled under a name linecache cannot find: Python prints its frames
 #: without source lines, as the stored form has none, so the two compare equal.
-GENERATED = '''
+GENERATED = """
 def recurse(n):
     if n == 0:
         raise ValueError("inner\\nsecond line")
@@ -50,7 +50,7 @@ def caught(function):
 def group_of_all():
     members = [caught(chained), caught(grouped), caught(syntax), ArithmeticError()]
     return caught(lambda: exec("raise ExceptionGroup('all', members)", {"members": members}))
-'''
+"""
 
 
 def generated() -> dict[str, Any]:
