@@ -336,6 +336,7 @@ class TestFilters:
         assert numbers(read_events(directory, level=logging.INFO)) == [0, 1, 3, 4]
         assert numbers(read_events(directory, level="debug")) == [0, 1, 2, 3, 4]
         assert numbers(read_events(directory, level="critical")) == []
+        assert numbers(read_events(directory, level="exception")) == [1, 4]
 
     def test_level_of_aliases_unknown_and_missing_levels(self, tmp_path: Path) -> None:
         """Aliases rank as their level, unknown names always pass, a missing level never does."""
@@ -612,7 +613,8 @@ class TestMerge:
             finally:
                 closed.append(stream)
 
-        merged = merge_scans([tracked(0), tracked(1), tracked(2)])
+        scans = [tracked(0), tracked(1), tracked(2)]  # held here, as a caller may
+        merged = merge_scans(scans)
         next(merged)
         merged.close()
         assert sorted(closed) == [0, 1, 2]

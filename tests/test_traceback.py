@@ -48,7 +48,9 @@ def caught(function):
         return error
 
 def group_of_all():
-    members = [caught(chained), caught(grouped), caught(syntax), ArithmeticError()]
+    members = [
+        caught(chained), caught(grouped), caught(syntax), ArithmeticError(), caught(grouped)
+    ]
     return caught(lambda: exec("raise ExceptionGroup('all', members)", {"members": members}))
 """
 
@@ -89,6 +91,8 @@ class TestStructuredForm:
         assert "  +-+---------------- 1 ----------------" in lines
         assert "    +-+---------------- 1 ----------------" in lines  # the nested group
         assert "    | ArithmeticError" in lines
+        # A nested group last in its group closes both frames with its own closing line.
+        assert lines[-2:] == ["      | ValueError", "      +------------------------------------"]
 
     def test_syntax_error_shows_the_code_and_a_caret(self) -> None:
         """A SyntaxError shows its file, line, code and column as Python shows them."""

@@ -411,8 +411,8 @@ def validate(paths: tuple[Path, ...], allow_empty: bool) -> None:
             f"{problems} of {lines} lines in {len(files)} files are not valid events", err=True
         )
         sys.exit(EXIT_PROBLEMS)
-    if not files:
-        click.echo("no event lines: nothing to validate (--allow-empty)", err=True)
+    if not lines:
+        click.echo("no event lines: nothing to validate", err=True)
         return
     click.echo(f"{lines} lines in {len(files)} files: all valid events", err=True)
 
