@@ -90,7 +90,7 @@ class ReadableForm:
         for label, value, data_key in self._shown(event):
             lines = traceback_lines(value) if data_key in BLOCK_KEYS else None
             if lines is not None:
-                block.extend(_BLOCK_INDENT + safe_text(line) for line in lines)
+                block.extend(_BLOCK_INDENT + safe_text(line) if line else "" for line in lines)
             else:
                 key = safe_text(label)
                 pairs.append(f"{click.style(key, fg='cyan') if color else key}={_value(value)}")
