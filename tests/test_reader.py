@@ -924,7 +924,7 @@ class TestFollowEvents:
         assert numbers(followed) == list(range(5))
 
     def test_filters_apply_while_following(self, tmp_path: Path) -> None:
-        """Filters work as for read_events; a corrupt line raises unless strict=False."""
+        """Filters, level and where included, work as for read_events; corrupt lines raise."""
         with EventWriter(tmp_path, "sim", mode="sync", verbosity="DETAIL") as writer:
             log(writer, "debug", event="detail", number=0)
             log(writer, "warning", event="milestone", number=1)
@@ -934,6 +934,10 @@ class TestFollowEvents:
         kept = follow_events(tmp_path, stop=stop, verbosity="ACTION", strict=False)
         assert numbers(kept) == [1, 2]
         assert kept.corrupt_lines == 1
+        errors = follow_events(
+            tmp_path, stop=stop, level="warning", where={"number": 1}, strict=False
+        )
+        assert numbers(errors) == [1]
         with pytest.raises(CorruptEventError, match=r"events\.jsonl:3: "):
             list(follow_events(tmp_path, stop=stop))
 
