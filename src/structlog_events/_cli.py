@@ -365,8 +365,10 @@ def tail(
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @_allow_empty_option
 def stats(paths: tuple[Path, ...], top: int, as_json: bool, allow_empty: bool) -> None:
-    """Summarise PATH: files, bytes, events by level, verbosity, type and simulation,
-    time span, bad lines.
+    """Summarise PATH: files, bytes, events by level, verbosity and type, time span.
+
+    Bad lines (torn, corrupt) are counted too; types and simulations are
+    listed most frequent first.
 
     With several PATHs: the figures of all of them, then a table of each
     one's events by level and time span (in JSON, by_path: each one's figures).

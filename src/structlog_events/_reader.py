@@ -46,7 +46,7 @@ MAX_KEPT_PROBLEMS: Final = 1000
 
 
 class EventStream(Iterator[Event]):
-    """The events of a directory, as returned by ``read_events`` and ``follow_events``.
+    """The events read by ``read_events`` and ``follow_events``.
 
     An iterator of ``Event`` that also counts the lines it skipped.  Stopping
     early (``break``, ``close()``, leaving a ``with`` block) closes the files
