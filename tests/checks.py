@@ -35,6 +35,11 @@ def read_events(directory: Path) -> list[Event]:
     return [Event.model_validate_json(line) for line in raw_lines(directory)]
 
 
+def read_events_of(path: Path) -> list[Event]:
+    """Every event of one plain event file, each validated as ``Event``."""
+    return [Event.model_validate_json(line) for line in path.read_bytes().split(b"\n")[:-1]]
+
+
 @dataclass(frozen=True)
 class DirectoryReport:
     """What ``check_dir`` found: the events, the files and their sizes."""
@@ -89,12 +94,17 @@ def check_dir(
 #: The time of the first event ``write_one_per_level`` writes.
 LEVELS_BASE = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
+#: The log level of each event ``write_one_per_level`` writes: not in the order
+#: of their verbosity, so a test tells the two apart.
+LOG_LEVELS = ("info", "error", "debug", "warning", "exception")
+
 
 def write_one_per_level(directory: Path) -> Path:
     """Five events, one per level, a minute apart, two types and two simulations.
 
-    Event ``number`` n has level n, type ``type{n % 2}``, simulation ``a`` for
-    n < 3 else ``b``; the last one's ``note`` holds a space.
+    Event ``number`` n has verbosity n, log level ``LOG_LEVELS[n]``, type
+    ``type{n % 2}``, simulation ``a`` for n < 3 else ``b``; the last one's
+    ``note`` holds a space.
     """
     with EventWriter(directory, "a", mode="sync", verbosity="DETAIL") as writer:
         for number, level in enumerate(VerbosityLevel):
@@ -103,6 +113,7 @@ def write_one_per_level(directory: Path) -> Path:
                     event_type=f"type{number % 2}",
                     simulation_id="a" if number < 3 else "b",
                     verbosity=level,
+                    level=LOG_LEVELS[number],
                     timestamp=LEVELS_BASE + timedelta(minutes=number),
                     data={"number": number, "note": "two words" if number == 4 else "word"},
                 )

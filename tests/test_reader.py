@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import itertools
+import logging
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 from structlog import DropEvent
 
 from structlog_events import (
@@ -28,7 +31,8 @@ from structlog_events import (
     read_events,
 )
 from structlog_events._layout import Listing
-from structlog_events._scan import CAUGHT_UP, ScanItem, ScannedLine, scan
+from structlog_events._reader import merge_scans
+from structlog_events._scan import CAUGHT_UP, LineProblem, ScanItem, ScannedLine, scan
 
 from . import checks
 from .checks import write_one_per_level
@@ -270,13 +274,16 @@ class TestReadEvents:
         """A directory without event files reads as no events."""
         assert list(read_events(tmp_path)) == []
 
-    def test_missing_directory_or_file_is_refused_at_call(self, tmp_path: Path) -> None:
-        """A path that is not a directory raises when read_events is called, not later."""
-        with pytest.raises(FileNotFoundError, match="no event directory"):
+    def test_missing_path_or_other_file_is_refused_at_call(self, tmp_path: Path) -> None:
+        """A path that is neither a directory nor a .jsonl[.gz] file raises at the call."""
+        with pytest.raises(FileNotFoundError, match="no event directory or file"):
             read_events(tmp_path / "absent")
-        (tmp_path / "file").write_text("")
-        with pytest.raises(NotADirectoryError):
-            read_events(tmp_path / "file")
+        (tmp_path / "notes.txt").write_text("")
+        with pytest.raises(ValueError, match=r"not an event file: .* \.jsonl or \.jsonl\.gz"):
+            read_events(tmp_path / "notes.txt")
+        os.mkfifo(tmp_path / "pipe.jsonl")
+        with pytest.raises(ValueError, match="not a regular file"):
+            read_events(tmp_path / "pipe.jsonl")
 
     def test_closing_early_releases_the_files(self, tmp_path: Path) -> None:
         """close() (or leaving a with block) after a partial read closes the open file."""
@@ -315,6 +322,84 @@ class TestFilters:
         assert numbers(read_events(directory, simulation_id="b")) == [3, 4]
         assert numbers(read_events(directory, simulation_id="a", event_types=["type0"])) == [0, 2]
 
+    def test_level_keeps_that_level_and_more_severe(self, directory: Path) -> None:
+        """level="warning" keeps warning, error and exception; any case or a stdlib number works."""
+        assert checks.LOG_LEVELS == ("info", "error", "debug", "warning", "exception")
+        assert numbers(read_events(directory, level="warning")) == [1, 3, 4]
+        assert numbers(read_events(directory, level="ERROR")) == [1, 4]
+        assert numbers(read_events(directory, level=logging.INFO)) == [0, 1, 3, 4]
+        assert numbers(read_events(directory, level="debug")) == [0, 1, 2, 3, 4]
+        assert numbers(read_events(directory, level="critical")) == []
+        assert numbers(read_events(directory, level="exception")) == [1, 4]
+
+    def test_level_of_aliases_unknown_and_missing_levels(self, tmp_path: Path) -> None:
+        """Aliases rank as their level, unknown names always pass, a missing level never does."""
+        stored = [
+            ("fatal", 0), ("warn", 1), ("err", 2), ("Level 45", 3), ("level 5", 4),
+            ("notice", 5), (None, 6), ("CRITICAL", 7),
+        ]  # fmt: skip
+        with EventWriter(tmp_path, "s", mode="sync", verbosity="DETAIL") as writer:
+            for level, number in stored:
+                writer.emit(
+                    Event(event_type="e", simulation_id="s", level=level, data={"n": number})
+                )
+        kept = [event.data["n"] for event in read_events(tmp_path, level="error")]
+        assert kept == [0, 2, 3, 5, 7]
+        kept = [event.data["n"] for event in read_events(tmp_path, level="warning")]
+        assert kept == [0, 1, 2, 3, 5, 7]
+        kept = [event.data["n"] for event in read_events(tmp_path, level=0)]
+        assert kept == [0, 1, 2, 3, 4, 5, 7]
+
+    def test_where_matches_fields_and_data_paths_as_text(self, tmp_path: Path) -> None:
+        """where keys name event fields or paths into data; values compare as JSON text."""
+        data = {
+            "agent_id": "a1",
+            "turn": 3,
+            "ok": True,
+            "gone": None,
+            "config": {"region": "eu", "sizes": [1, 2]},
+            "http.status": 200,
+            "timestamp": "kept by the writer",
+        }
+        with EventWriter(tmp_path, "s", mode="sync") as writer:
+            writer.emit(Event(event_type="step", simulation_id="s", level="info", data=data))
+            writer.emit(Event(event_type="step", simulation_id="s", data={"agent_id": "a2"}))
+        matching: list[dict[str, Any]] = [
+            {"agent_id": "a1"},
+            {"data.agent_id": "a1"},
+            {"turn": "3"},
+            {"turn": 3},
+            {"ok": "true"},
+            {"ok": True},
+            {"gone": "null"},
+            {"config.region": "eu"},
+            {"data.config.sizes.1": "2"},
+            {"config.sizes": "[1,2]"},
+            {"config": '{"region":"eu","sizes":[1,2]}'},
+            {"http.status": "200"},
+            {"data.timestamp": "kept by the writer"},
+            {"level": "info", "event_type": "step", "simulation_id": "s", "verbosity": "ACTION"},
+        ]
+        for where in matching:
+            assert [e.data.get("agent_id") for e in read_events(tmp_path, where=where)] == ["a1"]
+        assert len(list(read_events(tmp_path, where={"level": "null"}))) == 1
+        failing: list[dict[str, Any]] = [
+            {"agent_id": "A1"},
+            {"turn": "3.0"},
+            {"ok": "True"},
+            {"config.region": '"eu"'},
+            {"config.sizes.2": "3"},
+            {"missing": "null"},
+            {"agent_id": "a1", "turn": "4"},
+        ]
+        for where in failing:
+            assert list(read_events(tmp_path, where=where)) == [], where
+
+    def test_where_on_the_timestamp_compares_its_stored_text(self, directory: Path) -> None:
+        """The timestamp matches as the line stores it: ISO 8601, UTC, Z."""
+        stamp = (checks.LEVELS_BASE + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert numbers(read_events(directory, where={"timestamp": stamp})) == [2]
+
     def test_bad_filters_raise_at_call(self, directory: Path) -> None:
         """Wrong filter values raise with the fix named, before reading."""
         with pytest.raises(TypeError, match=r"e.g. \['type0'\]"):
@@ -325,6 +410,208 @@ class TestFilters:
             read_events(directory, since="2024-05-01")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="poll_interval"):
             follow_events(directory, poll_interval=0)
+        with pytest.raises(ValueError, match="valid names are debug, info, warning, error"):
+            read_events(directory, level="loud")
+        with pytest.raises(TypeError, match=r"logging\.ERROR"):
+            read_events(directory, level=4.0)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"\{'agent_id': 'a1'\}"):
+            read_events(directory, where=[("agent_id", "a1")])  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"e\.g\. agent_id or data\.config\.region"):
+            read_events(directory, where={"config..region": "eu"})
+        with pytest.raises(TypeError, match="follows one directory"):
+            follow_events([directory])  # type: ignore[arg-type]
+
+
+class TestSources:
+    def test_one_file_of_a_directory(self, tmp_path: Path) -> None:
+        """events.jsonl, a rotated file or its .gz copy can each be read on its own."""
+        fill(tmp_path, 30)
+        first, second, *_ = rotated(tmp_path)
+        whole = checks.read_events(tmp_path)
+        copy = tmp_path / "elsewhere" / (second.name + ".gz")
+        copy.parent.mkdir()
+        copy.write_bytes(gzip.compress(second.read_bytes()))
+        assert list(read_events(first)) == checks.read_events_of(first)
+        assert list(read_events(copy)) == checks.read_events_of(second)
+        live = tmp_path / "events.jsonl"
+        assert list(read_events(live)) == whole[len(whole) - len(checks.read_events_of(live)) :]
+
+    def test_torn_tail_of_a_plain_file_is_torn_of_a_rotated_one_corrupt(
+        self, tmp_path: Path
+    ) -> None:
+        """A plain file may still grow (torn tail skipped); a rotated or .gz file never does."""
+        copy = tmp_path / "copy.jsonl"
+        copy.write_bytes(event_line(0) + event_line(1)[:-1])
+        stream = read_events(copy)
+        assert numbers(stream) == [0]
+        assert (stream.torn_lines, stream.corrupt_lines) == (1, 0)
+        for name in ("events_2024-01-01_00-00-00-000000.jsonl", "copy.jsonl.gz"):
+            path = tmp_path / name
+            content = event_line(0) + event_line(1)[:-1]
+            path.write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
+            with pytest.raises(CorruptEventError, match=r":2: unterminated last line"):
+                list(read_events(path))
+
+    def test_damaged_gzip_file_given_alone_is_corrupt(self, tmp_path: Path) -> None:
+        """A .jsonl.gz that is not gzip data raises naming it, or is counted with strict=False."""
+        path = tmp_path / "copy.jsonl.gz"
+        path.write_bytes(event_line(0))
+        with pytest.raises(CorruptEventError, match="compressed data is damaged"):
+            list(read_events(path))
+        stream = read_events(path, strict=False)
+        assert list(stream) == []
+        assert stream.corrupt_lines == 1
+
+    def test_several_directories_merge_by_timestamp(self, tmp_path: Path) -> None:
+        """Events of several directories come in timestamp order, ties in argument order."""
+        minutes = {"a": [0, 2, 2, 5, 9], "b": [1, 2, 3, 9, 10], "c": []}
+        for name, stamps in minutes.items():
+            (tmp_path / name).mkdir()
+            with EventWriter(tmp_path / name, name, mode="sync", max_file_size=300) as writer:
+                for index, minute in enumerate(stamps):
+                    stamp = checks.LEVELS_BASE + timedelta(minutes=minute)
+                    writer.emit(
+                        Event(
+                            event_type="e", simulation_id=name, timestamp=stamp, data={"i": index}
+                        )
+                    )
+        assert len(rotated(tmp_path / "a")) > 1
+        merged = [
+            (e.simulation_id, e.data["i"]) for e in read_events(tmp_path / name for name in "abc")
+        ]
+        assert merged == [
+            ("a", 0), ("b", 0), ("a", 1), ("a", 2), ("b", 1), ("b", 2), ("a", 3), ("a", 4),
+            ("b", 3), ("b", 4),
+        ]  # fmt: skip
+        reversed_order = read_events([tmp_path / "b", str(tmp_path / "a")])
+        assert [(e.simulation_id, e.data["i"]) for e in reversed_order][2:5] == [
+            ("b", 1),
+            ("a", 1),
+            ("a", 2),
+        ]
+
+    def test_files_and_directories_mix_and_filters_apply(self, tmp_path: Path) -> None:
+        """A directory and a file of another run merge; the filters apply to the merge."""
+        run = write_one_per_level(tmp_path / "run")
+        other = tmp_path / "other.jsonl"
+        late = checks.LEVELS_BASE + timedelta(seconds=90)
+        other.write_bytes(
+            Event(event_type="x", simulation_id="o", level="error", timestamp=late)
+            .model_dump_json()
+            .encode()
+            + b"\n"
+        )
+        events = list(read_events([run, other], level="error"))
+        assert [(e.simulation_id, e.data.get("number")) for e in events] == [
+            ("a", 1),
+            ("o", None),
+            ("b", 4),
+        ]
+
+    def test_empty_list_and_non_paths_are_refused(self, tmp_path: Path) -> None:
+        """No source at all, or something that is not a path, raises naming what is expected."""
+        with pytest.raises(ValueError, match="at least one directory or event file"):
+            read_events([])
+        with pytest.raises(TypeError, match="str or PathLike, or a list of them"):
+            read_events([tmp_path, 3])  # type: ignore[list-item]
+        with pytest.raises(TypeError, match="str or PathLike, or a list of them"):
+            read_events(3)  # type: ignore[arg-type]
+
+    def test_closing_a_merge_closes_every_directory(self, tmp_path: Path) -> None:
+        """Leaving a merged read early closes the files of every source."""
+        for name in ("a", "b"):
+            fill(tmp_path / name, 5, max_file_size=100_000)
+        before = open_fds(tmp_path)
+        with read_events([tmp_path / "a", tmp_path / "b"]) as stream:
+            next(stream)
+            assert open_fds(tmp_path) >= before + 2
+        assert open_fds(tmp_path) == before
+
+
+def scanned(stream: int, stamps: list[int]) -> Iterator[ScanItem]:
+    """A finished scan of events at *stamps* (seconds), tagged with their stream and index."""
+    for index, second in enumerate(stamps):
+        stamp = checks.LEVELS_BASE + timedelta(seconds=second)
+        event = Event(
+            event_type="e", simulation_id="s", timestamp=stamp, data={"at": [stream, index]}
+        )
+        yield ScannedLine(Path(f"s{stream}"), index + 1, b"", event)
+    yield CAUGHT_UP
+
+
+def tags(items: Iterable[ScanItem]) -> list[tuple[int, int]]:
+    return [tuple(item.event.data["at"]) for item in items if isinstance(item, ScannedLine)]
+
+
+class TestMerge:
+    @given(streams=st.lists(st.lists(st.integers(0, 30), max_size=12), min_size=1, max_size=5))
+    def test_ordered_streams_merge_in_timestamp_order_ties_by_stream(
+        self, streams: list[list[int]]
+    ) -> None:
+        """N time-ordered streams merge into time order; equal times keep the streams' order."""
+        ordered = [sorted(stamps) for stamps in streams]
+        merged = list(merge_scans([scanned(n, stamps) for n, stamps in enumerate(ordered)]))
+        everything = [
+            (stamp, n, index)
+            for n, stamps in enumerate(ordered)
+            for index, stamp in enumerate(stamps)
+        ]
+        assert tags(merged) == [(n, index) for _, n, index in sorted(everything)]
+        assert merged[-1] is CAUGHT_UP
+        assert merged.count(CAUGHT_UP) == 1
+
+    @given(streams=st.lists(st.lists(st.integers(0, 30), max_size=12), min_size=1, max_size=5))
+    def test_every_stream_keeps_its_own_order(self, streams: list[list[int]]) -> None:
+        """Even when a stream's times go backwards, its events come out in its order, all once."""
+        merged = tags(merge_scans([scanned(n, stamps) for n, stamps in enumerate(streams)]))
+        assert sorted(merged) == [
+            (n, i) for n, stamps in enumerate(streams) for i in range(len(stamps))
+        ]
+        for n, stamps in enumerate(streams):
+            assert [index for stream, index in merged if stream == n] == list(range(len(stamps)))
+
+    def test_reads_each_stream_one_line_ahead(self) -> None:
+        """The merge pulls a line from a stream only when the one before it is yielded."""
+        pulled = [0, 0]
+
+        def counted(stream: int, stamps: list[int]) -> Iterator[ScanItem]:
+            for item in scanned(stream, stamps):
+                pulled[stream] += 1
+                yield item
+
+        merged = merge_scans(
+            [counted(0, list(range(0, 1000, 2))), counted(1, list(range(1, 1000, 2)))]
+        )
+        assert tags(itertools.islice(merged, 5)) == [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2)]
+        assert pulled == [3, 3]  # three and two yielded, one more held
+
+    def test_problem_lines_keep_their_place_in_their_stream(self) -> None:
+        """A corrupt line comes right after the line before it in its own file."""
+        problem = LineProblem(Path("s1"), 2, "bad")
+
+        def with_problem() -> Iterator[ScanItem]:
+            items = list(scanned(1, [5, 8]))
+            yield from [items[0], problem, items[1], CAUGHT_UP]
+
+        merged = list(merge_scans([scanned(0, [1, 6, 7, 9]), with_problem()]))
+        assert merged.index(problem) == 2
+        assert tags(merged[:2]) == [(0, 0), (1, 0)]
+
+    def test_closing_the_merge_closes_every_scan(self) -> None:
+        """close() on a merge closes each scan it holds, read to the end or not."""
+        closed: list[int] = []
+
+        def tracked(stream: int) -> Generator[ScanItem, None, None]:
+            try:
+                yield from scanned(stream, [stream, 10])
+            finally:
+                closed.append(stream)
+
+        scans = [tracked(0), tracked(1), tracked(2)]  # held here, as a caller may
+        merged = merge_scans(scans)
+        next(merged)
+        merged.close()
+        assert sorted(closed) == [0, 1, 2]
 
 
 def step(items: Iterator[ScanItem]) -> list[int]:
@@ -632,7 +919,7 @@ class TestFollowEvents:
         assert numbers(followed) == list(range(5))
 
     def test_filters_apply_while_following(self, tmp_path: Path) -> None:
-        """Filters work as for read_events; a corrupt line raises unless strict=False."""
+        """Filters, level and where included, work as for read_events; corrupt lines raise."""
         with EventWriter(tmp_path, "sim", mode="sync", verbosity="DETAIL") as writer:
             log(writer, "debug", event="detail", number=0)
             log(writer, "warning", event="milestone", number=1)
@@ -642,6 +929,10 @@ class TestFollowEvents:
         kept = follow_events(tmp_path, stop=stop, verbosity="ACTION", strict=False)
         assert numbers(kept) == [1, 2]
         assert kept.corrupt_lines == 1
+        errors = follow_events(
+            tmp_path, stop=stop, level="warning", where={"number": 1}, strict=False
+        )
+        assert numbers(errors) == [1]
         with pytest.raises(CorruptEventError, match=r"events\.jsonl:3: "):
             list(follow_events(tmp_path, stop=stop))
 

@@ -1,12 +1,11 @@
-"""The ``structlog-events`` command: read, follow, summarise and check event directories."""
+"""The ``structlog-events`` command: read, follow, summarise and check event files."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final, TypeVar
@@ -15,14 +14,18 @@ import click
 import orjson
 
 from ._event import Event
-from ._layout import CURRENT_NAME, event_files
-from ._reader import event_filter
+from ._layout import EVENT_FILE_NAMES, event_files
+from ._query import LEVEL_NAMES, FieldPath, event_filter, minimum_rank
+from ._reader import check_source, scan_sources
+from ._render import ReadableForm
 from ._scan import CaughtUp, LineProblem, ScanItem, ScannedLine, scan
+from ._summary import Summary, per_path_table
 from ._verbosity import VerbosityLevel
 
 #: Exit status of a run that found corrupt lines (validate), or stopped at one (cat, tail).
 EXIT_PROBLEMS: Final = 1
-#: Exit status of a usage error (click's own): unknown option, bad value, missing DIR.
+#: Exit status of a usage error (click's own): unknown option, bad value, a PATH
+#: missing or holding no event files.
 EXIT_USAGE: Final = 2
 #: Exit status after Ctrl-C, the usual way to end ``tail -f``: 128 + SIGINT, as shells report.
 EXIT_INTERRUPTED: Final = 130
@@ -32,20 +35,14 @@ Exit status:
   0    success; for validate: every line is a valid event
   {EXIT_PROBLEMS}    validate found problems; cat or tail stopped at a corrupt
        line (see --skip-corrupt)
-  {EXIT_USAGE}    usage error: unknown option, bad value, DIR missing
+  {EXIT_USAGE}    usage error: unknown option, bad value, a PATH missing or
+       holding no event files (see --allow-empty)
   {EXIT_INTERRUPTED}  interrupted with Ctrl-C (how tail -f is usually ended)
+A reader that stops early (cat ... | head) ends the output normally: status 0.
 """
 
-_LEVEL_WIDTH: Final = max(len(level.value) for level in VerbosityLevel)
-_TYPE_WIDTH: Final = 24
-
-_LEVEL_STYLE: Final[dict[VerbosityLevel, dict[str, Any]]] = {
-    VerbosityLevel.MILESTONE: {"fg": "magenta", "bold": True},
-    VerbosityLevel.DECISION: {"fg": "cyan", "bold": True},
-    VerbosityLevel.ACTION: {"fg": "green"},
-    VerbosityLevel.STATE: {"fg": "blue"},
-    VerbosityLevel.DETAIL: {"dim": True},
-}
+#: How many subdirectories holding event files a "no event files" error names.
+_SUGGESTED_RUNS: Final = 3
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -71,84 +68,205 @@ class IsoTime(click.ParamType[datetime]):
             )
 
 
-_DIRECTORY = click.Path(exists=True, file_okay=False, path_type=Path)
+class LogLevel(click.ParamType[int]):
+    """A level name in any case, or a stdlib level number; converted to its rank."""
+
+    name = "LEVEL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value)
+        try:
+            return minimum_rank(int(text) if text.isdecimal() else text)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
-def _filter_options(command: _F) -> _F:
-    """Add the options that choose events, shared by cat and tail."""
-    options = [
-        click.option(
-            "--type",
-            "-t",
-            "event_types",
-            multiple=True,
-            metavar="TYPE",
-            help="Only events of this type (repeat for several).",
+def _where_pairs(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str] | None:
+    """``--where KEY=VALUE`` options as one mapping, each KEY checked."""
+    where: dict[str, str] = {}
+    for text in values:
+        key, equals, value = text.partition("=")
+        if not equals:
+            raise click.BadParameter(
+                f"{text!r} is not KEY=VALUE; examples: level=error, agent_id=a1, data.region=eu"
+            )
+        try:
+            FieldPath(key)
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+        if where.get(key, value) != value:
+            raise click.BadParameter(
+                f"{key} is given twice ({where[key]!r}, {value!r}): an event has one value there"
+            )
+        where[key] = value
+    return where or None
+
+
+def _field_paths(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> list[FieldPath] | None:
+    """``--fields A,B --fields C`` as the paths A, B, C."""
+    try:
+        return [FieldPath(key) for text in values for key in text.split(",")] or None
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _options(*options: Callable[[_F], _F]) -> Callable[[_F], _F]:
+    """Apply several click decorators, the first listed first in the help."""
+
+    def apply(command: _F) -> _F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+_paths_argument = click.argument(
+    "paths",
+    metavar="PATH...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+)
+
+_allow_empty_option = click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Accept a PATH with no event files (as no events) instead of exiting 2.",
+)
+
+_filter_options = _options(
+    click.option(
+        "--level",
+        "-l",
+        type=LogLevel(),
+        help=(
+            f"Only events logged at this level or more severe ({', '.join(LEVEL_NAMES)}; "
+            "exception counts as error). Events with no level are left out, "
+            "events of a level no one knows are kept."
         ),
-        click.option(
-            "--verbosity",
-            "-v",
-            type=click.Choice([level.value for level in VerbosityLevel], case_sensitive=False),
-            help="Only events at this level or less verbose, as a writer at this level keeps.",
+    ),
+    click.option(
+        "--where",
+        "-w",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=_where_pairs,
+        help=(
+            "Only events whose KEY has this value, compared as text (numbers, true, false, "
+            "null as JSON writes them). KEY is an event field (event_type, level, ...) or a "
+            "path into data: agent_id, data.config.region. Repeat: all must match."
         ),
-        click.option(
-            "--since",
-            type=IsoTime(),
-            help="Only events at or after this time (no zone: local time).",
+    ),
+    click.option(
+        "--type",
+        "-t",
+        "event_types",
+        multiple=True,
+        metavar="TYPE",
+        help="Only events of this type (repeat for several).",
+    ),
+    click.option(
+        "--verbosity",
+        "-v",
+        type=click.Choice([level.value for level in VerbosityLevel], case_sensitive=False),
+        help="Only events at this verbosity or less verbose, as a writer at it keeps.",
+    ),
+    click.option(
+        "--since",
+        type=IsoTime(),
+        help="Only events at or after this time (no zone: local time).",
+    ),
+    click.option(
+        "--until",
+        type=IsoTime(),
+        help="Only events before this time (no zone: local time).",
+    ),
+    click.option("--simulation-id", help="Only events of this simulation."),
+)
+
+_output_options = _options(
+    click.option(
+        "--fields",
+        "-F",
+        multiple=True,
+        metavar="KEY,...",
+        callback=_field_paths,
+        help=(
+            "Show only these values after the type, in this order (keys as for --where; "
+            "comma-separated or repeated). Readable form only."
         ),
-        click.option(
-            "--until",
-            type=IsoTime(),
-            help="Only events before this time (no zone: local time).",
-        ),
-        click.option("--simulation-id", help="Only events of this simulation."),
-        click.option(
-            "--json",
-            "as_json",
-            is_flag=True,
-            help="Print each event's line as stored (JSON), not the readable form.",
-        ),
-        click.option(
-            "--skip-corrupt",
-            is_flag=True,
-            help="Skip lines that are not valid events (warning on stderr) instead of stopping.",
-        ),
-        click.option(
-            "--color/--no-color",
-            default=None,
-            help="Colour the readable form; default: only on a terminal, unless NO_COLOR is set.",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    ),
+    click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print each event's line as stored (JSON), not the readable form.",
+    ),
+    click.option(
+        "--skip-corrupt",
+        is_flag=True,
+        help="Skip lines that are not valid events (warning on stderr) instead of stopping.",
+    ),
+    click.option(
+        "--color/--no-color",
+        default=None,
+        help="Colour the readable form; default: only on a terminal, unless NO_COLOR is set.",
+    ),
+    _allow_empty_option,
+)
+
+
+class _Commands(click.Group):
+    """The command group: a reader that closes the pipe (``| head``) ends the output normally."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _silence_stdout()
+            ctx.exit(0)
 
 
 @click.group(
+    cls=_Commands,
     name="structlog-events",
     epilog=_EXIT_CODES_HELP,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(package_name="structlog-events")
 def cli() -> None:
-    """Read the event files an EventWriter writes (DIR is its output_dir).
+    """Read the event files an EventWriter writes.
 
-    Events come in write order: rotated files oldest first (.jsonl.gz too),
-    then events.jsonl.
+    PATH is a writer's output_dir (its events.jsonl and rotated
+    events_<time>.jsonl[.gz] files, read in write order) or one event file
+    (any .jsonl or .jsonl.gz).  Several PATHs (runs/*) are merged in
+    timestamp order, each keeping its own order.
     """
 
 
-@cli.command(epilog=_EXIT_CODES_HELP)
-@click.argument("directory", metavar="DIR", type=_DIRECTORY)
+@cli.command()
+@_paths_argument
 @_filter_options
-def cat(directory: Path, **options: Any) -> None:
-    """Print every event of DIR in write order.
+@_output_options
+def cat(paths: tuple[Path, ...], **options: Any) -> None:
+    """Print every event of PATH in write order.
 
-    One aligned line per event: time (UTC), verbosity, type, then the data as
-    key=value.  With --json, the stored JSON lines instead.
+    One aligned line per event: time (UTC), level (errors in red on a
+    terminal), verbosity, type, then the data as key=value; a traceback
+    follows on indented lines.  With --json, the stored JSON lines instead.
+
+    Exits 1 if it stops at a corrupt line.
     """
-    printer = _Printer(as_json=options["as_json"], color=options["color"])
-    items = scan(directory, follow=False)
+    sources = _sources(paths, allow_empty=options["allow_empty"])
+    printer = _Printer(options, sources)
+    items = scan_sources(sources)
     try:
         for item in _kept_lines(items, options):
             if isinstance(item, ScannedLine):
@@ -158,8 +276,8 @@ def cat(directory: Path, **options: Any) -> None:
         items.close()
 
 
-@cli.command(epilog=_EXIT_CODES_HELP)
-@click.argument("directory", metavar="DIR", type=_DIRECTORY)
+@cli.command()
+@_paths_argument
 @click.option(
     "--lines",
     "-n",
@@ -180,17 +298,33 @@ def cat(directory: Path, **options: Any) -> None:
     type=click.FloatRange(min=0.01),
     default=0.25,
     show_default=True,
-    help="Seconds between looks at DIR while following.",
+    help="Seconds between looks at the directory while following.",
 )
 @_filter_options
-def tail(directory: Path, count: int, follow: bool, poll_interval: float, **options: Any) -> None:
-    """Print the last events of DIR; with -f, keep printing new ones.
+@_output_options
+def tail(
+    paths: tuple[Path, ...], count: int, follow: bool, poll_interval: float, **options: Any
+) -> None:
+    """Print the last events of PATH; with -f, keep printing new ones.
 
-    Following works like tail -F: each event is printed once, in order, also
-    when files are rotated or compressed in between.
+    Following works like tail -F on one directory: each event is printed
+    once, in order, also when files are rotated or compressed in between.
+
+    Exits 130 when Ctrl-C ends it, 1 if it stops at a corrupt line.
     """
-    printer = _Printer(as_json=options["as_json"], color=options["color"])
-    items = scan(directory, follow=follow, poll_interval=poll_interval)
+    sources = _sources(paths, allow_empty=options["allow_empty"])
+    if follow and (len(sources) > 1 or not sources[0].is_dir()):
+        raise click.UsageError(
+            "tail -f follows one writer's directory (events.jsonl is rotated away under a "
+            "follower of the file): give one, e.g. tail -f runs/sim-42, and run one tail -f "
+            "per directory to follow several"
+        )
+    printer = _Printer(options, sources)
+    items = (
+        scan(sources[0], follow=True, poll_interval=poll_interval)
+        if follow
+        else scan_sources(sources)
+    )
     last: deque[ScannedLine] = deque(maxlen=count)
     caught_up = False
     try:
@@ -212,8 +346,8 @@ def tail(directory: Path, count: int, follow: bool, poll_interval: float, **opti
         items.close()
 
 
-@cli.command(epilog=_EXIT_CODES_HELP, short_help="Summarise DIR: files, events, time span.")
-@click.argument("directory", metavar="DIR", type=_DIRECTORY)
+@cli.command(short_help="Summarise PATH: files, events by level and type, time span.")
+@_paths_argument
 @click.option(
     "--top",
     type=click.IntRange(min=1),
@@ -222,44 +356,63 @@ def tail(directory: Path, count: int, follow: bool, poll_interval: float, **opti
     help="How many event types and simulations to list, most frequent first.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-def stats(directory: Path, top: int, as_json: bool) -> None:
-    """Summarise DIR: files, bytes, events by type and verbosity, time span, bad lines."""
-    summary = _Summary.of(directory)
+@_allow_empty_option
+def stats(paths: tuple[Path, ...], top: int, as_json: bool, allow_empty: bool) -> None:
+    """Summarise PATH: files, bytes, events by level, verbosity and type, time span.
+
+    Bad lines (torn, corrupt) are counted too; types and simulations are
+    listed most frequent first.
+
+    With several PATHs: the figures of all of them, then a table of each
+    one's events by level and time span (in JSON, by_path: each one's figures).
+    """
+    parts = [Summary.of(path) for path in _sources(paths, allow_empty=allow_empty)]
+    total = parts[0] if len(parts) == 1 else Summary.total(parts)
     if as_json:
+        summary = {**total.as_dict(), "by_path": [part.as_dict() for part in parts]}
         options = orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z
-        click.echo(orjson.dumps(summary.as_dict(), option=options).decode())
-    else:
-        click.echo(summary.render(top))
+        click.echo(orjson.dumps(summary, option=options).decode())
+        return
+    lines = total.render(top)
+    if len(parts) > 1:
+        lines.append("by path")
+        lines += per_path_table(parts, [name for name, _ in total.levels()])
+    click.echo("\n".join(lines))
 
 
-@cli.command(epilog=_EXIT_CODES_HELP, short_help="Check that every line is a valid Event.")
-@click.argument("directory", metavar="DIR", type=_DIRECTORY)
-def validate(directory: Path) -> None:
-    """Check that every line of DIR's event files is a valid Event.
+@cli.command(short_help="Check that every line is a valid Event.")
+@_paths_argument
+@_allow_empty_option
+def validate(paths: tuple[Path, ...], allow_empty: bool) -> None:
+    """Check that every line of PATH's event files is a valid Event.
 
     Lists FILE:LINE: REASON for each line that is not, including an
     incomplete last line of events.jsonl (a writer still writing it, or one
     that stopped mid-write), and exits 1 if there is any.
     """
-    lines = files = problems = 0
-    seen: set[Path] = set()
-    for item in scan(directory, follow=False):
-        if isinstance(item, CaughtUp):
-            continue
-        if item.path not in seen:
-            seen.add(item.path)
-            files += 1
-        lines += 1
-        if isinstance(item, LineProblem):
-            problems += 1
-            click.echo(_describe_problem(item))
+    lines = problems = 0
+    files: set[Path] = set()
+    for path in _sources(paths, allow_empty=allow_empty):
+        for item in scan_sources([path]):
+            if isinstance(item, CaughtUp):
+                continue
+            files.add(item.path)
+            lines += 1
+            if isinstance(item, LineProblem):
+                problems += 1
+                click.echo(_describe_problem(item))
     if problems:
-        click.echo(f"{problems} of {lines} lines in {files} files are not valid events", err=True)
+        click.echo(
+            f"{problems} of {lines} lines in {len(files)} files are not valid events", err=True
+        )
         sys.exit(EXIT_PROBLEMS)
-    click.echo(f"{lines} lines in {files} files: all valid events", err=True)
+    if not lines:
+        click.echo("no event lines: nothing to validate", err=True)
+        return
+    click.echo(f"{lines} lines in {len(files)} files: all valid events", err=True)
 
 
-@cli.command(epilog=_EXIT_CODES_HELP, short_help="Print the JSON Schema of Event.")
+@cli.command(short_help="Print the JSON Schema of Event.")
 def schema() -> None:
     """Print the JSON Schema of an event line, for downstream consumers."""
     click.echo(orjson.dumps(Event.model_json_schema(), option=orjson.OPT_INDENT_2).decode())
@@ -273,9 +426,44 @@ def main() -> None:
 # -- pieces -----------------------------------------------------------------------
 
 
+def _sources(paths: Sequence[Path], *, allow_empty: bool) -> list[Path]:
+    """Check each PATH: a directory with event files (unless *allow_empty*), or an event file.
+
+    Raises:
+        click.BadParameter: a PATH cannot be read as events; exit status 2.
+    """
+    for path in paths:
+        try:
+            check_source(path)
+        except (OSError, ValueError) as error:
+            raise click.BadParameter(str(error), param_hint="PATH") from None
+        if not allow_empty and path.is_dir() and not event_files(path):
+            raise click.BadParameter(_no_event_files(path), param_hint="PATH")
+    return list(paths)
+
+
+def _no_event_files(directory: Path) -> str:
+    """Say that *directory* has no event files, and where some are if it holds runs."""
+    message = f"{str(directory)!r} holds no event files (looked for {EVENT_FILE_NAMES})"
+    runs: list[Path] = []
+    try:
+        children = sorted(directory.iterdir())
+    except OSError:
+        children = []
+    for child in children:
+        if child.is_dir() and event_files(child):
+            runs.append(child)
+            if len(runs) == _SUGGESTED_RUNS:
+                break
+    if runs:
+        names = ", ".join(str(run) for run in runs)
+        more = ", ..." if len(runs) == _SUGGESTED_RUNS else ""
+        return f"{message}; its subdirectories do ({names}{more}): give them, e.g. {directory}/*"
+    return f"{message}; give a writer's output_dir, or --allow-empty to read it as no events"
+
+
 def _kept_lines(
-    items: Iterator[ScanItem],
-    options: dict[str, Any],
+    items: Iterator[ScanItem], options: dict[str, Any]
 ) -> Iterator[ScannedLine | CaughtUp]:
     """Yield the lines the filter options keep, and the ``CAUGHT_UP`` markers.
 
@@ -286,6 +474,8 @@ def _kept_lines(
     keep = event_filter(
         event_types=options["event_types"] or None,
         verbosity=options["verbosity"],
+        level=options["level"],
+        where=options["where"],
         since=options["since"],
         until=options["until"],
         simulation_id=options["simulation_id"],
@@ -314,164 +504,52 @@ def _describe_problem(problem: LineProblem) -> str:
 
 
 class _Printer:
-    """Writes events to stdout, raw or as aligned readable lines, buffered until ``flush``."""
+    """Writes events to stdout, raw or readable, buffered until ``flush``.
 
-    def __init__(self, *, as_json: bool, color: bool | None) -> None:
-        self._as_json = as_json
+    Readable lines of several sources name their source: the PATH given.
+    """
+
+    def __init__(self, options: dict[str, Any], sources: Sequence[Path]) -> None:
+        self._as_json: bool = options["as_json"]
+        if self._as_json and options["fields"] is not None:
+            raise click.UsageError(
+                "--fields chooses what the readable form shows; with --json, choose with "
+                "jq instead, e.g. --json | jq '{level, agent_id: .data.agent_id}'"
+            )
         self._text: IO[str] = sys.stdout
         self._binary: IO[bytes] = sys.stdout.buffer
+        color = options["color"]
         if color is None:
             color = self._text.isatty() and not os.environ.get("NO_COLOR")
-        self._color = color
+        self._form = ReadableForm(color=color, fields=options["fields"])
+        width = max(len(str(path)) for path in sources)
+        self._labels = (
+            {path: str(path).ljust(width) for path in sources} if len(sources) > 1 else {}
+        )
 
     def print(self, line: ScannedLine) -> None:
         if self._as_json:
             self._binary.write(line.raw + b"\n")
+        elif self._labels:
+            # A directory's files lie in it; a file given as PATH is its own source.
+            source = self._labels.get(line.path) or self._labels[line.path.parent]
+            self._text.write(self._form.render(line.event, source=source) + "\n")
         else:
-            self._text.write(readable(line.event, color=self._color) + "\n")
+            self._text.write(self._form.render(line.event) + "\n")
 
     def flush(self) -> None:
         (self._binary if self._as_json else self._text).flush()
 
 
-def readable(event: Event, *, color: bool = False) -> str:
-    """One aligned line for *event*: time, verbosity, type, then ``key=value`` data."""
-    stamp = event.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    level = event.verbosity.value.ljust(_LEVEL_WIDTH)
-    event_type = _text(event.event_type).ljust(_TYPE_WIDTH)
-    if color:
-        stamp = click.style(stamp, dim=True)
-        level = click.style(level, **_LEVEL_STYLE[event.verbosity])
-        event_type = click.style(event_type, bold=True)
-    fields = [
-        f"{click.style(_text(key), fg='cyan') if color else _text(key)}={_value(value)}"
-        for key, value in event.data.items()
-    ]
-    return "  ".join([stamp, level, event_type, *([" ".join(fields)] if fields else [])]).rstrip()
+def _silence_stdout() -> None:
+    """Point stdout at ``os.devnull`` after a closed pipe, as the Python docs recommend.
 
-
-def _text(value: str) -> str:
-    """*value* as is, or JSON-quoted if it holds a control character (one line, no escapes)."""
-    if any(char < " " or char in "\x7f\u2028\u2029" for char in value):
-        return orjson.dumps(value).decode()
-    return value
-
-
-def _value(value: Any) -> str:
-    """A data value: plain text if it is one word, else JSON (quoted strings, compact)."""
-    if (
-        isinstance(value, str)
-        and value
-        and not any(char <= " " or char in '"=\x7f\u2028\u2029' for char in value)
-    ):
-        return value
-    return orjson.dumps(value).decode()
-
-
-class _Summary:
-    """What ``stats`` reports about a directory."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.rotated = 0
-        self.compressed = 0
-        self.live = False
-        self.bytes = 0
-        self.events = 0
-        self.by_type: Counter[str] = Counter()
-        self.by_verbosity: Counter[VerbosityLevel] = Counter()
-        self.by_simulation: Counter[str] = Counter()
-        self.first: datetime | None = None
-        self.last: datetime | None = None
-        self.torn = 0
-        self.corrupt = 0
-
-    @classmethod
-    def of(cls, directory: Path) -> _Summary:
-        summary = cls(directory)
-        summary._count_files()
-        for item in scan(directory, follow=False):
-            if isinstance(item, ScannedLine):
-                summary._count_event(item.event)
-            elif isinstance(item, LineProblem):
-                if item.torn:
-                    summary.torn += 1
-                else:
-                    summary.corrupt += 1
-        return summary
-
-    def _count_files(self) -> None:
-        files = event_files(self.directory)
-        self.live = bool(files) and files[-1].name == CURRENT_NAME
-        self.rotated = len(files) - self.live
-        self.compressed = sum(path.suffix == ".gz" for path in files)
-        for path in files:
-            # A file deleted by retention since it was listed adds nothing.
-            with contextlib.suppress(FileNotFoundError):
-                self.bytes += path.stat().st_size
-
-    def _count_event(self, event: Event) -> None:
-        self.events += 1
-        self.by_type[event.event_type] += 1
-        self.by_verbosity[event.verbosity] += 1
-        self.by_simulation[event.simulation_id] += 1
-        if self.first is None or event.timestamp < self.first:
-            self.first = event.timestamp
-        if self.last is None or event.timestamp > self.last:
-            self.last = event.timestamp
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "directory": str(self.directory),
-            "files": self.rotated + self.live,
-            "rotated_files": self.rotated,
-            "compressed_files": self.compressed,
-            "live_file": self.live,
-            "bytes": self.bytes,
-            "events": self.events,
-            "first": self.first,
-            "last": self.last,
-            "torn_lines": self.torn,
-            "corrupt_lines": self.corrupt,
-            "by_verbosity": {level.value: self.by_verbosity[level] for level in VerbosityLevel},
-            "by_type": dict(self.by_type.most_common()),
-            "by_simulation": dict(self.by_simulation.most_common()),
-        }
-
-    def render(self, top: int) -> str:
-        files = (
-            f"{self.rotated + self.live} ({self.rotated} rotated, {self.compressed} of them "
-            f"compressed; {'plus' if self.live else 'no'} live {CURRENT_NAME})"
-        )
-        rows = [
-            ("directory", str(self.directory)),
-            ("files", files),
-            ("bytes", f"{self.bytes:,}"),
-            ("events", f"{self.events:,}"),
-            ("first", _time(self.first)),
-            ("last", _time(self.last)),
-            ("torn lines", f"{self.torn:,}"),
-            ("corrupt lines", f"{self.corrupt:,}"),
-        ]
-        out = _aligned(rows, indent="")
-        out.append("by verbosity")
-        out += _aligned(
-            [(level.value, f"{self.by_verbosity[level]:,}") for level in VerbosityLevel]
-        )
-        for title, counter in (("by type", self.by_type), ("by simulation", self.by_simulation)):
-            out.append(title)
-            out += _aligned([(_text(name), f"{n:,}") for name, n in counter.most_common(top)])
-            if len(counter) > top:
-                out.append(f"  ... and {len(counter) - top:,} more")
-        return "\n".join(out)
-
-
-def _time(value: datetime | None) -> str:
-    return "-" if value is None else value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _aligned(rows: Iterable[tuple[str, str]], *, indent: str = "  ") -> list[str]:
-    """Rows as ``name  value`` lines, names padded to one width."""
-    rows = list(rows)
-    width = max((len(name) for name, _ in rows), default=0)
-    return [f"{indent}{name.ljust(width)}  {value}" for name, value in rows]
+    Python flushes stdout again at exit; into the closed pipe that would fail
+    once more and print a traceback.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (an embedding, a test runner)
+        pass

@@ -29,6 +29,9 @@ CURRENT_NAME: Final = "events.jsonl"
 LOCK_NAME: Final = ".events.lock"
 ARCHIVE_SUFFIX: Final = ".gz"
 
+#: What a directory's event files are called, for messages.
+EVENT_FILE_NAMES: Final = f"{CURRENT_NAME} or events_<time>.jsonl[.gz]"
+
 _STAMP_FORMAT: Final = "%Y-%m-%d_%H-%M-%S-%f"
 _STAMP: Final = r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-\d{6}"
 

@@ -15,29 +15,38 @@ inode (a deleted file's inode is reused): the writer makes every file's first
 line unique, as log shippers expect, so a file met again (under its rotated
 name, compressed, or still as ``events.jsonl`` after an interrupted rotation)
 is not read twice.  ``_scan`` holds the machinery.
+
+Several directories or files read together are merged by timestamp, each
+stream keeping its own order: a k-way merge that holds one line of each
+stream at a time.
 """
 
 from __future__ import annotations
 
+import heapq
 import os
 import threading
-from collections.abc import Callable, Collection, Generator, Iterator
-from datetime import datetime
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import Any, Final, Self, TypeAlias
 
-from ._event import Event, as_utc
-from ._scan import LineProblem, ScanItem, ScannedLine, scan
+from ._event import Event
+from ._query import event_filter
+from ._scan import CAUGHT_UP, CaughtUp, LineProblem, ScanItem, ScannedLine, scan, scan_file
 from ._verbosity import VerbosityLevel
 from .exceptions import CorruptEventError
+
+#: A writer's directory or one event file, as a path.
+Source: TypeAlias = str | os.PathLike[str]
 
 #: Problems an ``EventStream`` keeps in ``problems``; the counters go on counting.
 MAX_KEPT_PROBLEMS: Final = 1000
 
 
 class EventStream(Iterator[Event]):
-    """The events of a directory, as returned by ``read_events`` and ``follow_events``.
+    """The events read by ``read_events`` and ``follow_events``.
 
     An iterator of ``Event`` that also counts the lines it skipped.  Stopping
     early (``break``, ``close()``, leaving a ``with`` block) closes the files
@@ -109,32 +118,51 @@ class EventStream(Iterator[Event]):
 
 
 def read_events(
-    output_dir: str | os.PathLike[str],
+    source: Source | Iterable[Source],
     *,
     event_types: Collection[str] | None = None,
     verbosity: VerbosityLevel | str | None = None,
+    level: str | int | None = None,
+    where: Mapping[str, Any] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     simulation_id: str | None = None,
     strict: bool = True,
 ) -> EventStream:
-    """Return every event of *output_dir* in write order, each validated as ``Event``.
+    """Return every event of *source* in write order, each validated as ``Event``.
 
-    Rotated files come first, oldest first, ``.jsonl.gz`` ones read
-    transparently, then ``events.jsonl``.  Every event written before the
-    call is read; events written while reading may be too.  Files of other
-    names (the ``.events.lock`` lock file, temporary files) are ignored.
+    *source* is a writer's directory, one event file (``events.jsonl``, a
+    rotated ``events_<time>.jsonl[.gz]``, any ``.jsonl`` or ``.jsonl.gz``
+    file), or a list of them.  A directory's rotated files come first, oldest
+    first, ``.jsonl.gz`` ones read transparently, then ``events.jsonl``.
+    Every event written before the call is read; events written while
+    reading may be too.  Files of other names (the ``.events.lock`` lock
+    file, temporary files) are ignored.
 
-    The unterminated last line of ``events.jsonl`` is skipped and counted in
-    ``torn_lines``, never an error.  Any other line that is not a valid event
-    raises ``CorruptEventError`` naming its file and line, or with
-    ``strict=False`` is skipped and counted in ``corrupt_lines``.
+    Several sources are merged in timestamp order: each keeps its own write
+    order, and of events with equal timestamps the one of the source listed
+    first comes first.  The merge reads each source lazily, one line ahead.
+
+    The unterminated last line of ``events.jsonl`` (or of a plain file read on
+    its own) is skipped and counted in ``torn_lines``, never an error.  Any
+    other line that is not a valid event raises ``CorruptEventError`` naming
+    its file and line, or with ``strict=False`` is skipped and counted in
+    ``corrupt_lines``.
 
     Args:
-        output_dir: the writer's directory.
+        source: a directory or event file, or several.
         event_types: keep only events of these types.
         verbosity: keep only events at this level or less verbose, as a writer
             at that level would (a ``VerbosityLevel`` or its name in any case).
+        level: keep only events logged at this level or more severe (``"error"``,
+            any case, or a stdlib number such as ``logging.ERROR``); ``exception``
+            counts as ``error``.  Events with no level are dropped; events whose
+            level no one knows (a custom stdlib level) are kept.
+        where: keep only events whose every key has the given value, compared
+            as text: ``{"agent_id": "a1", "config.region": "eu", "turn": 3}``.
+            A key is an event field (``event_type``, ``level``, ...) or a dotted
+            path into ``data`` (optionally prefixed ``data.``); a value that is not
+            a string is compared as its JSON text (``3``, ``true``, ``null``).
         since: keep only events at or after this time (a naive datetime is
             local time, as Python takes it).
         until: keep only events before this time.
@@ -142,31 +170,32 @@ def read_events(
         strict: raise on a corrupt line (``True``) or skip it (``False``).
 
     Raises:
-        FileNotFoundError: *output_dir* does not exist.
-        NotADirectoryError: *output_dir* is not a directory.
-        TypeError, ValueError: a filter has the wrong type or value; raised by
-            this call, before any reading.
+        FileNotFoundError: a source does not exist.
+        ValueError: a source is a file not named ``.jsonl`` or ``.jsonl.gz``,
+            or not a regular file; or *source* is an empty list.
+        TypeError, ValueError: a filter has the wrong type or value.
+        All are raised by this call, before any reading.
     """
-    directory = Path(output_dir)
-    if not directory.is_dir():
-        if directory.exists():
-            raise NotADirectoryError(f"{str(directory)!r} is not a directory of event files")
-        raise FileNotFoundError(f"no event directory {str(directory)!r}")
+    paths = [check_source(path) for path in _paths(source)]
     keep = event_filter(
         event_types=event_types,
         verbosity=verbosity,
+        level=level,
+        where=where,
         since=since,
         until=until,
         simulation_id=simulation_id,
     )
-    return EventStream(scan(directory, follow=False), keep, strict=strict)
+    return EventStream(scan_sources(paths), keep, strict=strict)
 
 
 def follow_events(
-    output_dir: str | os.PathLike[str],
+    output_dir: Source,
     *,
     event_types: Collection[str] | None = None,
     verbosity: VerbosityLevel | str | None = None,
+    level: str | int | None = None,
+    where: Mapping[str, Any] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     simulation_id: str | None = None,
@@ -190,10 +219,13 @@ def follow_events(
     iterating (``break``, ``close()``), which closes the open files.  Without
     *stop* it runs until then.
 
+    One directory is followed: a merge in timestamp order would have to wait
+    for every directory's next event before yielding any.
+
     Args:
         output_dir: the writer's directory.
-        event_types, verbosity, since, until, simulation_id, strict: as for
-            ``read_events``.
+        event_types, verbosity, level, where, since, until, simulation_id,
+            strict: as for ``read_events``.
         from_start: begin with the events already in the directory (``True``)
             or only with those written from now on (``False``).
         stop: set it (from any thread) to end the iteration.
@@ -201,9 +233,14 @@ def follow_events(
             nothing new; *stop* is noticed within one interval.
 
     Raises:
-        TypeError, ValueError: a filter has the wrong type or value, or
-            *poll_interval* is not positive; raised by this call.
+        TypeError, ValueError: a filter has the wrong type or value, *output_dir*
+            is not one path, or *poll_interval* is not positive; raised by this call.
     """
+    if not isinstance(output_dir, str | os.PathLike):
+        raise TypeError(
+            f"follow_events follows one directory, not {type(output_dir).__name__}; "
+            "read several with read_events([...]), or follow each in its own thread"
+        )
     if not isinstance(poll_interval, int | float) or not poll_interval > 0:
         raise ValueError(
             f"poll_interval must be a positive number of seconds, not {poll_interval!r}"
@@ -211,6 +248,8 @@ def follow_events(
     keep = event_filter(
         event_types=event_types,
         verbosity=verbosity,
+        level=level,
+        where=where,
         since=since,
         until=until,
         simulation_id=simulation_id,
@@ -225,51 +264,84 @@ def follow_events(
     return EventStream(items, keep, strict=strict)
 
 
-def event_filter(
-    *,
-    event_types: Collection[str] | None = None,
-    verbosity: VerbosityLevel | str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    simulation_id: str | None = None,
-) -> Callable[[Event], bool]:
-    """Return a predicate that keeps the events matching every given filter.
+def check_source(path: Path) -> Path:
+    """Return *path* if it can be read as events: a directory, or a ``.jsonl[.gz]`` file.
 
     Raises:
-        TypeError: *event_types* is a single string (pass a list), or *since*
-            or *until* is not a datetime.
-        ValueError: *verbosity* names no level.
+        FileNotFoundError: *path* does not exist.
+        ValueError: *path* is a file of another name, or not a regular file.
     """
-    checks: list[Callable[[Event], bool]] = []
-    if event_types is not None:
-        if isinstance(event_types, str):
-            raise TypeError(
-                f"event_types takes a collection of event types, e.g. [{event_types!r}], "
-                "not a single string"
-            )
-        wanted = frozenset(event_types)
-        checks.append(lambda event: event.event_type in wanted)
-    if verbosity is not None:
-        kept = frozenset(
-            level for level in VerbosityLevel if level <= VerbosityLevel.parse(verbosity)
+    if path.is_dir():
+        return path
+    if not path.exists():
+        raise FileNotFoundError(f"no event directory or file {str(path)!r}")
+    if not path.name.endswith((".jsonl", ".jsonl.gz")):
+        raise ValueError(
+            f"{str(path)!r} is not an event file: give a writer's output_dir, "
+            "or a .jsonl or .jsonl.gz file"
         )
-        checks.append(lambda event: event.verbosity in kept)
-    if since is not None:
-        start = _utc_bound(since, "since")
-        checks.append(lambda event: event.timestamp >= start)
-    if until is not None:
-        end = _utc_bound(until, "until")
-        checks.append(lambda event: event.timestamp < end)
-    if simulation_id is not None:
-        checks.append(lambda event: event.simulation_id == simulation_id)
-    if not checks:
-        return lambda event: True
-    if len(checks) == 1:
-        return checks[0]
-    return lambda event: all(check(event) for check in checks)
+    if not path.is_file():
+        raise ValueError(f"{str(path)!r} is not a regular file: give a writer's output_dir")
+    return path
 
 
-def _utc_bound(value: datetime, option: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise TypeError(f"{option} must be a datetime, not {type(value).__name__}")
-    return as_utc(value)
+def scan_sources(paths: Sequence[Path]) -> Generator[ScanItem, None, None]:
+    """Scan each checked source (see ``check_source``) and merge them by timestamp.
+
+    Yields every line once, and ``CAUGHT_UP`` once at the end.
+    """
+    scans = [scan(path, follow=False) if path.is_dir() else scan_file(path) for path in paths]
+    return scans[0] if len(scans) == 1 else merge_scans(scans)
+
+
+def merge_scans(
+    scans: Sequence[Generator[ScanItem, None, None]],
+) -> Generator[ScanItem, None, None]:
+    """Merge finished scans by event timestamp, each keeping its order, then ``CAUGHT_UP``.
+
+    Of lines with equal timestamps, the one of the scan listed first comes
+    first.  A problem line keeps its place in its own scan: it comes out right
+    after the line before it.  Closing the merge closes every scan.
+    """
+    try:
+        keyed = [_keyed_by_time(items) for items in scans]
+        for _, item in heapq.merge(*keyed, key=_time_key):
+            yield item
+        yield CAUGHT_UP
+    finally:
+        for items in scans:
+            items.close()
+
+
+def _keyed_by_time(items: Iterator[ScanItem]) -> Iterator[tuple[datetime, ScanItem]]:
+    """Pair each line with its merge key: its event's time, or for a problem the last time seen."""
+    last = _EARLIEST
+    for item in items:
+        if isinstance(item, ScannedLine):
+            last = item.event.timestamp
+        elif isinstance(item, CaughtUp):
+            continue
+        yield last, item
+
+
+def _time_key(pair: tuple[datetime, ScanItem]) -> datetime:
+    return pair[0]
+
+
+_EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
+
+
+def _paths(source: Source | Iterable[Source]) -> list[Path]:
+    """The paths *source* names: itself, or each of a list."""
+    if isinstance(source, str | os.PathLike):
+        return [Path(source)]
+    try:
+        paths = [Path(path) for path in source]
+    except TypeError:
+        raise TypeError(
+            "read_events reads a directory or event file given as a str or PathLike, "
+            f"or a list of them, not {source!r}"
+        ) from None
+    if not paths:
+        raise ValueError("read_events needs at least one directory or event file, not []")
+    return paths

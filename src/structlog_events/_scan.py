@@ -28,7 +28,14 @@ from typing import Final
 from pydantic import ValidationError
 
 from ._event import Event
-from ._layout import CURRENT_NAME, RotatedFile, archive_name, list_rotated
+from ._layout import (
+    ARCHIVE_SUFFIX,
+    CURRENT_NAME,
+    ROTATED_PATTERN,
+    RotatedFile,
+    archive_name,
+    list_rotated,
+)
 
 #: Bytes read per call; a longer line is gathered from several reads.
 _CHUNK: Final = 1024 * 1024
@@ -546,3 +553,31 @@ def scan(
                     stop.wait(poll_interval)
     finally:
         reading.close()
+
+
+# -- one file, outside its directory --------------------------------------------
+
+
+def scan_file(path: Path) -> Generator[ScanItem, None, None]:
+    """Yield every line of the one event file *path* (``.gz`` decompressed), then ``CAUGHT_UP``.
+
+    A rotated or compressed file never grows again, so its unterminated last
+    line is corrupt; that of any other file (``events.jsonl``, a copy) may be
+    a write in progress, and is torn.
+    """
+    compressed = path.name.endswith(ARCHIVE_SUFFIX)
+    may_grow = not compressed and not ROTATED_PATTERN.match(path.name)
+    number = 0
+    try:
+        with _open_archive(path) if compressed else open(_open_regular(path), "rb") as stream:
+            for line, terminated in _split_lines(lambda: stream.read(_CHUNK)):
+                number += 1
+                if terminated:
+                    yield parse_line(path, number, line)
+                elif may_grow:
+                    yield LineProblem(path, number, _TORN_REASON, torn=True)
+                else:
+                    yield LineProblem(path, number, "unterminated last line of a rotated file")
+    except _GZIP_ERRORS as error:
+        yield LineProblem(path, number + 1, f"compressed data is damaged ({error})")
+    yield CAUGHT_UP
