@@ -124,7 +124,7 @@ class TestOtherForms:
             "ValueError: v",
         ]
 
-    def test_values_of_other_shapes_are_not_tracebacks(self) -> None:
+    def test_values_of_other_shapes_are_not_exc_info(self) -> None:
         """An empty text, a dict, a list of other things or a broken member is None."""
         broken_member = [{"exc_type": "ExceptionGroup", "is_group": True, "exceptions": [[1]]}]
         for value in ("", "\n", {}, [], [1], [{"frames": []}], 3, None, broken_member):

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from ._event import Event, as_utc, iso_utc_from_ns, new_event_id
 from ._report import report
-from ._tracebacks import structured_exception
+from ._exc_info import structured_exception
 from ._verbosity import METHOD_VERBOSITY, VerbosityLevel
 
 #: ``event_type`` of a record logged without an event name.
@@ -86,7 +86,7 @@ class RecordMapper:
         event is stamped now; a missing event name becomes ``"<unnamed>"``; a
         ``verbosity`` value that names no level stays in ``data``.
         ``exc_info`` becomes ``data["exception"]``, a structured traceback
-        (see ``_tracebacks``), unless an ``exception`` key is there already
+        (see ``_exc_info``), unless an ``exception`` key is there already
         (``format_exc_info`` or ``dict_tracebacks`` ran): that one is kept.
         The keys ``ProcessorFormatter`` adds for its processors (``_record``,
         ``_from_structlog``) are left out.

@@ -9,7 +9,7 @@ import pytest
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
-from structlog_events._tracebacks import structured_exception
+from structlog_events._exc_info import structured_exception
 
 #: The keys of each exception's dict, as structlog's ``dict_tracebacks`` writes them.
 SHAPE = {
