@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from ._event import Event, as_utc, iso_utc_from_ns, new_event_id
-from ._report import report
 from ._exc_info import structured_exception
+from ._report import report
 from ._verbosity import METHOD_VERBOSITY, VerbosityLevel
 
 #: ``event_type`` of a record logged without an event name.
