@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
+
+import pytest
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,7 +25,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from structlog_events import Event, EventWriter, WriteMode
+from structlog_events import Event, EventWriter, WriteMode, _file
 
 from .checks import event_files, raw_lines
 from .strategies import unicode_text
@@ -97,6 +100,49 @@ class TestRotationProperties:
         assert len(rotated) == 49
         order = [Event.model_validate_json(p.read_bytes()).data["i"] for p in rotated]
         assert order == list(range(49))
+
+    def test_a_clock_stepped_back_still_names_rotations_in_write_order(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Rotations after the clock went back an hour (and one by another process named in
+        the future) take the microsecond after the newest name: in order, at once."""
+        (tmp_path / "events_2999-01-01_00-00-00-000000.jsonl").write_bytes(_line(_event("x", 0)))
+        now = datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+        class SteppingClock(datetime):
+            @classmethod
+            def now(cls, tz: tzinfo | None = None) -> SteppingClock:
+                nonlocal now
+                now -= timedelta(hours=1)  # every reading an hour before the last
+                return cls.fromtimestamp(now.timestamp(), tz)
+
+        monkeypatch.setattr(_file, "datetime", SteppingClock)
+        with EventWriter(tmp_path, "sim", mode="sync", max_file_size=1) as writer:
+            for i in range(6):
+                writer.emit(Event(event_type="e", simulation_id="sim", data={"i": i}))
+        names = sorted(p.name for p in tmp_path.glob("events_*.jsonl"))
+        assert names[1:] == [
+            f"events_2999-01-01_00-00-00-00000{n}.jsonl" for n in range(1, 6)
+        ]
+        order = [Event.model_validate_json((tmp_path / n).read_bytes()).data.get("i") for n in names]
+        assert order == [None, 0, 1, 2, 3, 4]
+
+    def test_a_first_line_checks_the_size_of_a_file_another_writer_began(
+        self, tmp_path: Path
+    ) -> None:
+        """A writer that opened before events.jsonl existed rotates if another writer has
+        meanwhile nearly filled it, rather than push it past max_file_size."""
+        late = EventWriter(tmp_path, "sim", mode="sync", max_file_size=2000)
+        assert not (tmp_path / "events.jsonl").exists()
+        with EventWriter(tmp_path, "sim", mode="sync", max_file_size=2000) as early:
+            for _ in range(2000 // len(_line(_event("", 10)))):
+                early.emit(_event("", 10))
+        assert (early.stats.rotations, early.current_size > 1800) == (0, True)
+        late.emit(_event("", 100))
+        late.close()
+        sizes = [path.stat().st_size for path in event_files(tmp_path)]
+        assert len(sizes) == 2
+        assert max(sizes) <= 2000
 
 
 class WriterMachine(RuleBasedStateMachine):

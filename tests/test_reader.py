@@ -296,6 +296,35 @@ class TestReadEvents:
         stream.close()  # idempotent
 
 
+class TestStrays:
+    @pytest.mark.parametrize("kind", ["fifo", "directory"])
+    def test_an_entry_named_like_an_event_file_that_is_no_file_is_refused(
+        self, tmp_path: Path, kind: str
+    ) -> None:
+        """A FIFO or directory under a rotated name is reported, never opened or waited on."""
+        fill(tmp_path, 3, max_file_size=100_000)
+        stray = tmp_path / "events_2000-01-01_00-00-00-000000.jsonl"
+        os.mkfifo(stray) if kind == "fifo" else stray.mkdir()
+        with pytest.raises(CorruptEventError, match="not a regular file") as raised:
+            list(read_events(tmp_path))
+        assert raised.value.path == stray
+        events = read_events(tmp_path, strict=False)
+        assert numbers(events) == [0, 1, 2]
+        assert events.corrupt_lines == 1
+
+    def test_a_fifo_at_the_live_name_is_not_waited_on(self, tmp_path: Path) -> None:
+        """A FIFO planted at events.jsonl is not opened for reading (that would block)."""
+        fill(tmp_path, 3, max_file_size=100)
+        os.rename(tmp_path / "events.jsonl", tmp_path / "events_2999-01-01_00-00-00-000000.jsonl")
+        os.mkfifo(tmp_path / "events.jsonl")
+        done: list[list[int]] = []
+        reader = threading.Thread(target=lambda: done.append(numbers(read_events(tmp_path))))
+        reader.start()
+        reader.join(timeout=30)
+        assert not reader.is_alive(), "blocked on the FIFO"
+        assert done == [[0, 1, 2]]
+
+
 class TestFilters:
     @pytest.fixture
     def directory(self, tmp_path: Path) -> Path:
@@ -705,6 +734,46 @@ class TestFollowRotations:
             assert step(items) + step(items) == list(range(10, 20))
         finally:
             items.close()
+
+
+    def test_a_live_file_whose_rotated_name_retention_deleted_comes_before_newer_files(
+        self, tmp_path: Path
+    ) -> None:
+        """The live file read so far is rotated, then its rotated name deleted (oldest first,
+        as retention deletes), and newer files rotated: its rest comes first, in order."""
+        live = tmp_path / "events.jsonl"
+        live.write_bytes(event_line(0) + event_line(1))
+        items = scan(tmp_path, follow=True, poll_interval=0.001)
+        try:
+            assert step(items) == [0, 1]
+            append(live, event_line(2))
+            live.rename(tmp_path / "events_2999-01-01_00-00-00-000001.jsonl")
+            for number, stamp in ((3, 2), (4, 3)):
+                name = f"events_2999-01-01_00-00-00-00000{stamp}.jsonl"
+                (tmp_path / name).write_bytes(event_line(number))
+            live.write_bytes(event_line(5))
+            (tmp_path / "events_2999-01-01_00-00-00-000001.jsonl").unlink()
+            assert step(items) + step(items) == [2, 3, 4, 5]
+        finally:
+            items.close()
+
+    def test_a_writer_with_retention_is_followed_in_order(self, tmp_path: Path) -> None:
+        """A follower kept by a writer that rotates and deletes fast sees a subsequence of
+        the events in write order: retention may delete files first, never reorder them."""
+        stop = threading.Event()
+        followed: list[Event] = []
+        stream = follow_events(tmp_path, stop=stop, poll_interval=0.001)
+        reader = threading.Thread(target=lambda: followed.extend(stream))
+        reader.start()
+        with EventWriter(tmp_path, "sim", mode="sync", max_file_size=400, max_files=1) as writer:
+            for number in range(400):
+                log(writer, event="step", number=number)
+        stop.set()
+        reader.join(timeout=60)
+        assert not reader.is_alive()
+        seen = numbers(followed)
+        assert seen == sorted(set(seen))
+        assert seen[-1] == 399
 
 
 class TestIncompleteListings:
