@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -121,11 +120,16 @@ class TestRotationProperties:
             for i in range(6):
                 writer.emit(Event(event_type="e", simulation_id="sim", data={"i": i}))
         names = sorted(p.name for p in tmp_path.glob("events_*.jsonl"))
-        assert names[1:] == [
-            f"events_2999-01-01_00-00-00-00000{n}.jsonl" for n in range(1, 6)
+        assert names[1:] == [f"events_2999-01-01_00-00-00-00000{n}.jsonl" for n in range(1, 6)]
+        lines = [(tmp_path / name).read_bytes() for name in names]
+        assert [Event.model_validate_json(line).data.get("i") for line in lines] == [
+            None,
+            0,
+            1,
+            2,
+            3,
+            4,
         ]
-        order = [Event.model_validate_json((tmp_path / n).read_bytes()).data.get("i") for n in names]
-        assert order == [None, 0, 1, 2, 3, 4]
 
     def test_a_first_line_checks_the_size_of_a_file_another_writer_began(
         self, tmp_path: Path

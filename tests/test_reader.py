@@ -113,6 +113,27 @@ class TestReadEvents:
         assert numbers(events) == list(range(60))
         assert events == checks.read_events(tmp_path)
 
+    def test_events_this_process_just_queued_are_read_without_a_flush(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Reading right after logging in queued mode sees every event: the process's own
+        writers on the directory are flushed first (also when reading one of its files)."""
+        writer = EventWriter(tmp_path, "sim", overflow="block")
+        real_append = writer._file.append
+
+        def slow_append(lines: list[bytes]) -> int:
+            time.sleep(0.05)  # the writer thread lags behind the caller
+            return real_append(lines)
+
+        monkeypatch.setattr(writer._file, "append", slow_append)
+        for number in range(50):
+            log(writer, event="step", number=number)
+        assert numbers(read_events(tmp_path)) == list(range(50))
+        for number in range(50, 60):
+            log(writer, event="step", number=number)
+        assert numbers(read_events(tmp_path / "events.jsonl")) == list(range(60))
+        writer.close()
+
     @given(data=json_data, event_type=unicode_text.filter(bool), stamp=aware_datetimes)
     def test_round_trip_of_any_event(
         self,
@@ -734,7 +755,6 @@ class TestFollowRotations:
             assert step(items) + step(items) == list(range(10, 20))
         finally:
             items.close()
-
 
     def test_a_live_file_whose_rotated_name_retention_deleted_comes_before_newer_files(
         self, tmp_path: Path

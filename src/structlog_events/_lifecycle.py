@@ -12,12 +12,13 @@ the **file**, then **retention** (compression of rotated files).
   workers end with ``os._exit()``, which skips ``atexit``), and equally the
   start of a normal interpreter exit: ``threading`` calls its shutdown hooks
   in both, before it joins the threads still running.  Each sink is flushed
-  (queued lines written and fsynced, ``EXIT_TIMEOUT`` at most for all), then
+  (queued lines written and fsynced), then
   told to make every caller wait for its line, so lines logged later (by
   ``atexit`` handlers, or by threads still running in a worker about to end)
   are in the file before their log call returns.
 - Normal interpreter exit (``atexit``): each writer is closed, sink then file
-  then retention, waiting for compressions under way (``EXIT_TIMEOUT``).
+  then retention, waiting for compressions under way.  Both exit hooks
+  together wait ``EXIT_TIMEOUT`` at most.
 - The signal drain of ``install_signal_handlers()``: each sink is flushed.
 - A writer dropped without ``close()``: when it is garbage-collected, its sink
   is told to close (the writer thread writes what is queued, then closes the
@@ -45,8 +46,8 @@ if TYPE_CHECKING:
     from ._sinks import QueuedSink, SyncSink
     from ._stats import Counters
 
-#: Seconds the interpreter's exit (or a worker process's end) gives the writers
-#: to write what they queued, and, at ``atexit``, to finish compressions.  A
+#: Seconds the interpreter's exit (or a worker process's end) gives the writers,
+#: in all, to write what they queued and, at ``atexit``, to finish compressions.  A
 #: compression cut short leaves its plain file in place (and at most a
 #: dot-named temporary), which the next writer on the directory compresses.
 EXIT_TIMEOUT: Final = 30.0
@@ -137,16 +138,26 @@ def _after_fork_in_child() -> None:
         parts.retention.after_fork_in_child()
 
 
+_exit_deadline: float | None = None
+
+
+def _exit_time_left() -> float:
+    """Seconds left of ``EXIT_TIMEOUT``, counted from the first exit hook that ran."""
+    global _exit_deadline
+    if _exit_deadline is None:
+        _exit_deadline = time.monotonic() + EXIT_TIMEOUT
+    return max(0.0, _exit_deadline - time.monotonic())
+
+
 def _at_threads_shutdown() -> None:
-    flush_all(EXIT_TIMEOUT)
+    flush_all(_exit_time_left())
     for parts in list(_live.values()):
         parts.sink.wait_in_callers()
 
 
 def _at_exit() -> None:
-    deadline = time.monotonic() + EXIT_TIMEOUT
     for parts in list(_live.values()):
-        close(parts, max(0.0, deadline - time.monotonic()))
+        close(parts, _exit_time_left())
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

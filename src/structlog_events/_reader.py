@@ -32,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self, TypeAlias
 
+from . import _lifecycle
 from ._event import Event
 from ._query import event_filter
 from ._scan import CAUGHT_UP, CaughtUp, LineProblem, ScanItem, ScannedLine, scan, scan_file
@@ -40,6 +41,10 @@ from .exceptions import CorruptEventError
 
 #: A writer's directory or one event file, as a path.
 Source: TypeAlias = str | os.PathLike[str]
+
+#: Seconds ``read_events`` waits for this process's own writers on a directory
+#: to write what they queued before it reads.
+OWN_WRITERS_TIMEOUT: Final = 10.0
 
 #: Problems an ``EventStream`` keeps in ``problems``; the counters go on counting.
 MAX_KEPT_PROBLEMS: Final = 1000
@@ -136,8 +141,10 @@ def read_events(
     file), or a list of them.  A directory's rotated files come first, oldest
     first, ``.jsonl.gz`` ones read transparently, then ``events.jsonl``.
     Every event written before the call is read; events written while
-    reading may be too.  Files of other names (the ``.events.lock`` lock
-    file, temporary files) are ignored.
+    reading may be too.  The writers of this process on a directory read are
+    flushed first (``OWN_WRITERS_TIMEOUT`` seconds at most), so events logged
+    just before the call, even in queued mode, are read too.  Files of other
+    names (the ``.events.lock`` lock file, temporary files) are ignored.
 
     Several sources are merged in timestamp order: each keeps its own write
     order, and of events with equal timestamps the one of the source listed
@@ -186,6 +193,8 @@ def read_events(
         until=until,
         simulation_id=simulation_id,
     )
+    for path in paths:
+        _lifecycle.flush_directory(path if path.is_dir() else path.parent, OWN_WRITERS_TIMEOUT)
     return EventStream(scan_sources(paths), keep, strict=strict)
 
 

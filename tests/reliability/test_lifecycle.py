@@ -1,0 +1,243 @@
+"""A writer's life in a process: dropped without close(), closed twice or late, raced, at exit.
+
+``close()`` and ``flush()`` return ``True`` only once every event accepted
+before the call is written and fsynced, and every caller waits for the same
+outcome; a writer nobody closes still releases its file and thread; racing
+producers, flushers and closers never hang and account for every event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog import DropEvent
+
+from structlog_events import EventWriter, WriteMode, _file
+
+from .helpers import check_event_dir, keys, run_script
+
+
+class SlowOs:
+    """``os`` whose ``write`` sleeps first: a slow disk."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    def write(self, fd: int, data: bytes) -> int:
+        time.sleep(self.delay)
+        return os.write(fd, data)
+
+
+def log(writer: EventWriter, src: str, n: int) -> None:
+    with contextlib.suppress(DropEvent):
+        writer(None, "info", {"event": "tick", "src": src, "n": n})
+
+
+def descriptors_on(directory: Path) -> int:
+    """How many descriptors of this process are open on files in *directory*."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{fd}").startswith(f"{directory}/"):
+                count += 1
+    return count
+
+
+def writer_threads() -> int:
+    return sum(thread.name == "structlog-events-writer" for thread in threading.enumerate())
+
+
+def wait_until(condition: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.01)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+class TestDroppedWriters:
+    @pytest.mark.parametrize("mode", [WriteMode.SYNC, WriteMode.ASYNC])
+    def test_writers_dropped_without_close_release_files_and_threads(
+        self, tmp_path: Path, mode: WriteMode
+    ) -> None:
+        """300 writers garbage-collected without close(): no descriptor or thread left."""
+        threads_before = writer_threads()
+        for n in range(300):
+            writer = EventWriter(tmp_path, "sim", mode=mode)
+            log(writer, "w", n)
+            del writer
+        gc.collect()
+        wait_until(lambda: descriptors_on(tmp_path) == 0 and writer_threads() == threads_before)
+        check_event_dir(tmp_path, expected=keys("w", 300))
+
+    def test_a_dropped_queued_writer_writes_its_queue_first(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """What a dropped queued writer still held is written before its file is closed."""
+        monkeypatch.setattr(_file, "os", SlowOs(0.01))
+        writer = EventWriter(tmp_path, "sim", overflow="block", max_file_size=20_000)
+        for n in range(2000):
+            log(writer, "w", n)
+        del writer
+        gc.collect()
+        wait_until(lambda: descriptors_on(tmp_path) == 0)
+        check_event_dir(tmp_path, expected=keys("w", 2000))
+
+
+class TestCloseOutcome:
+    def test_a_second_close_waits_for_the_first(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A close() that timed out leaves the outcome to a later one, which waits for it."""
+        monkeypatch.setattr(_file, "os", SlowOs(0.05))
+        writer = EventWriter(tmp_path, "sim", overflow="block", max_file_size=4000)
+        for n in range(300):
+            log(writer, "w", n)
+        assert writer.close(timeout=0.01) is False
+        assert writer.flush(timeout=0.01) is False
+        assert writer.close(timeout=60) is True
+        assert writer.flush(timeout=0) is True
+        check_event_dir(tmp_path, expected=keys("w", 300))
+
+    def test_concurrent_closes_return_the_same_outcome_once_written(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Closers racing each other all return True, and only once everything is written."""
+        monkeypatch.setattr(_file, "os", SlowOs(0.01))
+        writer = EventWriter(tmp_path, "sim", overflow="block", max_file_size=4000)
+        for n in range(500):
+            log(writer, "w", n)
+        outcomes: list[tuple[bool, int]] = []
+
+        def close() -> None:
+            closed = writer.close(timeout=60)
+            outcomes.append((closed, len(check_event_dir(tmp_path).keys)))
+
+        closers = [threading.Thread(target=close) for _ in range(4)]
+        for closer in closers:
+            closer.start()
+        for closer in closers:
+            closer.join(timeout=90)
+        assert outcomes == [(True, 500)] * 4
+
+    @pytest.mark.parametrize("ending", ["os._exit", "exit"])
+    def test_a_close_that_timed_out_is_finished_by_a_later_close_or_the_exit(
+        self, tmp_path: Path, ending: str
+    ) -> None:
+        """On a slow disk: close(timeout) times out; a later close() (then os._exit) or the
+        interpreter's exit still writes every event."""
+        run_script(
+            """
+            from structlog_events import _file
+            directory, ending = sys.argv[1], sys.argv[2]
+
+            class SlowOs:
+                def __getattr__(self, name):
+                    return getattr(os, name)
+                def write(self, fd, data):
+                    time.sleep(0.02)
+                    return os.write(fd, data)
+
+            _file.os = SlowOs()
+            writer = EventWriter(directory, "sim", overflow="block", max_file_size=10_000)
+            for n in range(3000):
+                log(writer, "w", n)
+            assert writer.close(timeout=0.01) is False
+            if ending == "os._exit":
+                assert writer.close(timeout=60) is True
+                os._exit(0)
+            """,
+            tmp_path,
+            ending,
+        )
+        check_event_dir(tmp_path, expected=keys("w", 3000))
+
+
+class TestRaces:
+    @pytest.mark.parametrize("mode", [WriteMode.SYNC, WriteMode.ASYNC])
+    def test_close_flush_and_producers_racing_never_hang_and_count_every_event(
+        self, tmp_path: Path, mode: WriteMode
+    ) -> None:
+        """With thread switches every microsecond: producers, a flusher without timeout and a
+        closer; each round ends, and written + failed + dropped is exactly what was logged."""
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        try:
+            for round_number in range(40):
+                directory = tmp_path / str(round_number)
+                writer = EventWriter(directory, "sim", mode=mode, max_queue_size=50)
+                logged = [0, 0, 0]
+
+                def produce(
+                    index: int, writer: EventWriter = writer, logged: list[int] = logged
+                ) -> None:
+                    for n in range(200):
+                        log(writer, f"p{index}", n)
+                        logged[index] += 1
+
+                def keep_flushing(writer: EventWriter = writer) -> None:
+                    for _ in range(20):
+                        writer.flush()
+
+                threads = [threading.Thread(target=produce, args=(i,)) for i in range(3)]
+                threads.append(threading.Thread(target=keep_flushing))
+                threads.append(threading.Thread(target=writer.close))
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(timeout=60)
+                    assert not thread.is_alive(), f"round {round_number}: hung"
+                assert writer.close(timeout=30)
+                stats = writer.stats
+                found = check_event_dir(directory).keys
+                assert stats.written == len(found)
+                assert stats.written + stats.failed + stats.dropped == sum(logged)
+        finally:
+            sys.setswitchinterval(interval)
+
+
+class TestExit:
+    @pytest.mark.parametrize("mode", ["sync", "async"])
+    def test_a_stuck_disk_delays_the_exit_by_the_timeout_at_most(
+        self, tmp_path: Path, mode: str
+    ) -> None:
+        """A disk that stops answering keeps the exit waiting EXIT_TIMEOUT at most, in all."""
+        result = run_script(
+            """
+            from structlog_events import _file, _lifecycle
+            directory, mode = sys.argv[1], sys.argv[2]
+            _lifecycle.EXIT_TIMEOUT = 3.0
+
+            class StuckOs:
+                def __getattr__(self, name):
+                    return getattr(os, name)
+                def fsync(self, fd):
+                    time.sleep(3600)
+
+            writer = EventWriter(directory, "sim", mode=mode)
+            log(writer, "w", 0)
+            _file.os = StuckOs()
+            if mode == "async":
+                log(writer, "w", 1)
+            else:
+                threading.Thread(target=log, args=(writer, "w", 1), daemon=True).start()
+            time.sleep(0.5)
+            print(time.time(), flush=True)  # the program's end; the exit begins
+            """,
+            tmp_path,
+            mode,
+            timeout=60,
+        )
+        exit_seconds = time.time() - float(result.stdout)
+        assert 2.5 < exit_seconds < 5.5
