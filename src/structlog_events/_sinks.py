@@ -47,6 +47,10 @@ BATCH_LINES: Final = 4096
 #: wake-up that a bug might lose.
 IDLE_SECONDS: Final = 1.0
 
+#: Longest a drain waits for the rest of the last group of SYNC callers (see
+#: ``_Pipeline._gather``).
+GATHER_SECONDS: Final = 0.0002
+
 #: Longest a queued caller waits for its line at interpreter shutdown (see
 #: ``wait_in_callers``): a disk that stopped answering must not keep the
 #: process from ending.
@@ -131,9 +135,9 @@ class _Stop(_Flush):
 
 _Item = bytes | _Done
 
-_OPEN: Final = 0
-_CLOSING: Final = 1
-_CLOSED: Final = 2
+#: A pipeline's states, in the order it goes through them (plain ints, compared
+#: with ``==``: other threads change the state between two looks at it).
+_OPEN, _CLOSING, _CLOSED = range(3)
 
 
 class _Pipeline:
@@ -158,6 +162,9 @@ class _Pipeline:
         self._queue: deque[_Item] = deque()
         self._wake = _Signal()
         self._room = _Signal()
+        self._arrival = _Signal()  # a SYNC line was queued while the drain gathers
+        self._gathering = False
+        self._last_group = 0  # SYNC lines in the last commit
         # The drain: whoever holds it takes lines from the queue and writes them.
         self._drain_lock = threading.Lock()
         self._drainer = 0  # thread id of the holder, to tell a handler re-entering it
@@ -178,7 +185,7 @@ class _Pipeline:
         Returns:
             The outcome (see the class), or ``False`` if *timeout* seconds passed first.
         """
-        if self._state is not _OPEN:
+        if self._state != _OPEN:
             return self._wait(self._closed, timeout)
         marker = _Flush()
         self._put(marker, start=False)
@@ -214,7 +221,7 @@ class _Pipeline:
         state = self._state
         closed = self._closed
         self._init_state()
-        if state is not _OPEN:
+        if state != _OPEN:
             self._state = _CLOSED
             self._closed = closed
             self._stop_queued = True
@@ -247,7 +254,7 @@ class _Pipeline:
                 this thread writes the queue instead (a flush or close before
                 any line needs no thread).
         """
-        if self._state is _CLOSED:
+        if self._state == _CLOSED:
             self._settle_leftovers()  # raced the close: the drain has ended
         elif self._no_thread or (self._thread is None and not (start and self._start_thread())):
             self._drain_now()
@@ -302,7 +309,7 @@ class _Pipeline:
         me = threading.get_ident()
         if self._drainer == me:
             return
-        while self._queue and self._state is not _CLOSED:
+        while self._queue and self._state != _CLOSED:
             if not wait and self._drain_lock.locked():
                 return
             with self._drain_lock:
@@ -323,7 +330,7 @@ class _Pipeline:
         # Daemon thread: it never keeps the interpreter from exiting (a
         # non-daemon thread blocked in a wait would keep atexit from running).
         queue, file = self._queue, self._file
-        while self._state is not _CLOSED:
+        while self._state != _CLOSED:
             if queue:
                 self._drain_now(wait=True)
                 continue
@@ -344,11 +351,12 @@ class _Pipeline:
         exception goes on: lines not written are counted failed, waiters
         released, and a close it had taken is queued again.
         """
-        while self._queue and self._state is not _CLOSED:
+        while self._queue and self._state != _CLOSED:
             lines: list[bytes] = []
             waiters: list[_Done] = []
             written = False
             try:
+                self._gather()
                 self._take(lines, waiters)
                 if lines:
                     self._guarded(self._file.append, lines, failed_lines=len(lines))
@@ -366,11 +374,35 @@ class _Pipeline:
                         waiter.set(False)
                 raise
             ok = self._file.lost == 0
+            self._last_group = sum(type(waiter) is _SyncLine for waiter in waiters)
             for waiter in waiters:
                 if type(waiter) is _Stop:
                     self._finish(waiter)
                 else:
                     waiter.set(ok)
+
+    def _gather(self) -> None:
+        """Give the SYNC callers of the last commit a moment to join the next one.
+
+        The callers a commit covered all return at once and log again; the
+        drain would otherwise commit the first one back alone while the rest
+        wait out its ``fsync``.  So it waits, a fraction of one ``fsync`` at
+        most, until as many lines are queued as the last commit had.  A lone
+        caller never waits.
+        """
+        group = self._last_group
+        if group < 2 or len(self._queue) >= group:
+            return
+        self._gathering = True
+        try:
+            deadline = time.monotonic() + GATHER_SECONDS
+            while len(self._queue) < group:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._arrival.wait(left)
+        finally:
+            self._gathering = False
 
     def _take(self, lines: list[bytes], waiters: list[_Done]) -> None:
         """Move queued lines into *lines* and completions into *waiters*, up to a stop marker.
@@ -443,19 +475,41 @@ class _Pipeline:
                 item.set(ok if type(item) is not _SyncLine else False)
 
 
+def signals_land_here() -> bool:
+    """Whether signal handlers (and ``KeyboardInterrupt``) run on this thread: the main one."""
+    return threading.get_ident() == threading.main_thread().ident
+
+
 class SyncSink(_Pipeline):
     """Returns from ``submit`` once the line is written and fsynced.
 
-    Concurrent callers share one ``write()`` and one ``fsync`` (group commit).
-    A caller interrupted while it waits (``KeyboardInterrupt``) leaves its line
-    queued: it is written, though the call did not return.
+    A caller on the main thread hands its line to the writer thread and waits
+    (signal handlers and ``KeyboardInterrupt`` land on the main thread, and
+    must never find it in the middle of a write).  A caller on any other
+    thread writes itself if no drain is under way: it writes everything
+    queued, its own line included, with one ``write()`` and one ``fsync``,
+    and goes on while lines keep arriving.  Callers that find a drain under
+    way only queue and wait: the drain takes all their lines into its next
+    commit, and wakes them together (group commit).  A main-thread caller interrupted while it
+    waits (``KeyboardInterrupt``) leaves its line queued: it is written,
+    though the call did not return.
     """
 
     def submit(self, line: bytes) -> None:
-        if self._state is not _OPEN:
+        if self._state != _OPEN:
             self._refuse()
             return
-        self._submit_and_wait(line, None)
+        waiter = _SyncLine(line)
+        self._queue.append(waiter)
+        if self._gathering:
+            self._arrival.post()
+        if signals_land_here():
+            self._see_to()
+        elif self._state == _CLOSED:
+            self._settle_leftovers()  # raced the close: the drain has ended
+        else:
+            self._drain_now()
+        self._wait(waiter, None)
 
 
 class QueuedSink(_Pipeline):
@@ -488,7 +542,7 @@ class QueuedSink(_Pipeline):
         self._high_water = max(1, max_queue_size // 2)
 
     def submit(self, line: bytes) -> None:
-        if self._state is not _OPEN:
+        if self._state != _OPEN:
             self._refuse()
             return
         queue = self._queue
@@ -503,7 +557,7 @@ class QueuedSink(_Pipeline):
             self._submit_and_wait(line, SHUTDOWN_WAIT_SECONDS)
             return
         queue.append(line)
-        if self._idle or self._thread is None or self._state is not _OPEN:
+        if self._idle or self._thread is None or self._state != _OPEN:
             self._see_to()
 
     def _make_room(self) -> bool:
@@ -518,7 +572,7 @@ class QueuedSink(_Pipeline):
             )
             return False
         thread = self._thread
-        while len(self._queue) >= self._max_queue_size and self._state is _OPEN:
+        while len(self._queue) >= self._max_queue_size and self._state == _OPEN:
             if (
                 self._no_thread
                 or thread is None

@@ -192,14 +192,19 @@ class EventWriter:
             structlog.DropEvent: otherwise; it is how a terminal processor tells
                 structlog that the record is handled.
         """
+        line = None
         try:
             verbosity = self._mapper.verbosity_of(method_name, event_dict)
             if verbosity in self._kept:
                 record, fallback = self._mapper.to_record(method_name, event_dict, verbosity)
-                self._submit(record, fallback)
+                line = self._encode(record, fallback)
         except Exception as error:
             self._counters.add(failed=1)
             return self._chain.failed(event_dict, error)  # type: ignore[no-any-return]
+        if line is not None:
+            # Outside the try: the sink never raises, so what comes out of it is
+            # a signal handler's, raised while the call waited, and the program's.
+            self._sink.submit(line)
         if self.passthrough or "_from_structlog" in event_dict:  # not ending the chain
             return self._chain.hand_on(event_dict)
         if self._chain.unchecked:
@@ -221,7 +226,9 @@ class EventWriter:
             return
         verbosity = self._mapper.verbosity_of_event(event)
         if verbosity in self._kept:
-            self._submit(record_of_event(event, verbosity), False)
+            line = self._encode(record_of_event(event, verbosity), False)
+            if line is not None:
+                self._sink.submit(line)
 
     def keeps(self, verbosity: VerbosityLevel | str) -> bool:
         """Whether this writer keeps events of *verbosity* (a level or its name).
@@ -231,16 +238,17 @@ class EventWriter:
         """
         return VerbosityLevel.parse(verbosity) in self._kept
 
-    def _submit(self, record: dict[str, Any], fallback: bool) -> None:
+    def _encode(self, record: dict[str, Any], fallback: bool) -> bytes | None:
+        """Return the event's line; ``None`` (counted failed, reported) if it cannot be encoded."""
         try:
             line, encoded_with_fallback = encode_record(record)
         except Exception as error:
             self._counters.add(failed=1)
             report(f"encode:{type(error).__name__}", f"event not encodable: {error!r}")
-            return
+            return None
         if fallback or encoded_with_fallback:
             self._counters.add(fallbacks=1)
-        self._sink.submit(line)
+        return line
 
     # -- state -----------------------------------------------------------------
 

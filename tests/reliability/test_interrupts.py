@@ -29,7 +29,7 @@ import pytest
 from structlog import DropEvent
 
 import structlog_events
-from structlog_events import EventWriter, WriteMode
+from structlog_events import EventWriter, WriteMode, _sinks
 
 PACKAGE = str(Path(structlog_events.__file__).parent)
 
@@ -88,6 +88,14 @@ def ctrl_c() -> None:
     raise KeyboardInterrupt
 
 
+class HandlerError(Exception):
+    """What a signal handler raises, as a timeout built on ``signal.alarm`` does."""
+
+
+def handler_raises() -> None:
+    raise HandlerError
+
+
 def run_with_deadline(scenario: Callable[[], None]) -> None:
     """Run *scenario* in a thread; fail if it hangs or raises."""
     failure: list[BaseException] = []
@@ -112,6 +120,13 @@ def lines_run(operation: Callable[[], None]) -> int:
     with counter.armed():
         operation()
     return counter.lines
+
+
+@pytest.fixture(autouse=True)
+def _as_on_the_main_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each run goes in a thread of its own (so a hang can be caught), treated as the main
+    thread: the one where Python runs signal handlers and raises KeyboardInterrupt."""
+    monkeypatch.setattr(_sinks, "signals_land_here", lambda: True)
 
 
 def every_line(
@@ -141,7 +156,7 @@ def every_line(
             try:
                 with interrupt.armed():
                     operation(writer)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, HandlerError):
                 interrupted = True
             check(writer, directory, interrupted)
 
@@ -250,6 +265,29 @@ class TestSignalHandlerAtEveryLine:
 
         every_line(
             tmp_path, fresh(mode, logged=("before",)), lambda w: log(w, "outer"), handler, check
+        )
+
+    def test_a_handler_that_raises(self, tmp_path: Path, mode: WriteMode) -> None:
+        """A handler's exception reaches the program (never swallowed while the call waits),
+        or, landing in the writer's own mapping of the record, fails that event, counted."""
+
+        def check(writer: EventWriter, directory: Path, interrupted: bool) -> None:
+            log(writer, "after")
+            closed = writer.close(timeout=10)
+            names = names_in(directory)
+            assert names in (["before", "outer", "after"], ["before", "after"])
+            stats = writer.stats
+            assert stats.written == len(names)
+            assert interrupted or stats.failed == 1 or "outer" in names
+            assert stats.failed == (0 if interrupted or "outer" in names else 1)
+            assert closed
+
+        every_line(
+            tmp_path,
+            fresh(mode, logged=("before",)),
+            lambda w: log(w, "outer"),
+            lambda w: handler_raises,
+            check,
         )
 
     def test_a_handler_that_closes(self, tmp_path: Path, mode: WriteMode) -> None:

@@ -1,7 +1,7 @@
 """Real signals in real processes: handlers that log or close while the program logs.
 
-A child logs in a loop while the parent sends it ``SIGUSR1`` every half
-millisecond; its handler logs an event, or closes the writer.  The child must
+A child logs in a loop while the parent sends it ``SIGUSR1`` every two
+milliseconds; its handler logs an event, or closes the writer.  The child must
 finish on its own (a hang fails the test after a deadline), and the directory
 must hold exactly what the child's counters say.  A child killed by SIGTERM
 while it logs, with ``install_signal_handlers()``, must leave every event it
@@ -62,7 +62,9 @@ def run_signalled(directory: Path, mode: str, action: str) -> dict[str, int]:
         while time.monotonic() < end and process.poll() is None:
             process.send_signal(signal.SIGUSR1)
             sent += 1
-            time.sleep(0.0005)
+            # Slower than one handler's SYNC call: faster, handlers would nest
+            # without end, and the program itself would hit RecursionError.
+            time.sleep(0.002)
         out, err = process.communicate(timeout=DEADLINE)
     finally:
         stop_process(process)
