@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from structlog_events import Event, EventWriter, VerbosityLevel
-from structlog_events._layout import CURRENT_NAME, ROTATED_PATTERN
+from structlog_events._layout import ARCHIVE_SUFFIX, CURRENT_NAME, ROTATED_PATTERN
 
 
 def event_files(directory: Path, *, extra: Iterable[Path] = ()) -> list[Path]:
@@ -20,11 +21,17 @@ def event_files(directory: Path, *, extra: Iterable[Path] = ()) -> list[Path]:
     return [*rotated, *sorted(extra), *([current] if current.exists() else [])]
 
 
+def content_of(path: Path) -> bytes:
+    """The lines a file holds: a ``.jsonl.gz`` archive decompressed."""
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.name.endswith(ARCHIVE_SUFFIX) else data
+
+
 def raw_lines(directory: Path) -> list[bytes]:
     """Every line of every event file, in write order, newline included."""
     lines: list[bytes] = []
     for path in event_files(directory):
-        content = path.read_bytes()
+        content = content_of(path)
         assert content == b"" or content.endswith(b"\n"), f"{path} ends in a torn line"
         lines.extend(line + b"\n" for line in content.split(b"\n")[:-1])
     return lines

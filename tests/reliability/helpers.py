@@ -21,7 +21,7 @@ from typing import Any
 from structlog_events import Event
 from structlog_events._layout import ROTATED_PATTERN
 
-from ..checks import event_files
+from ..checks import content_of, event_files
 
 Key = tuple[str, int]
 
@@ -87,7 +87,7 @@ def check_event_dir(
     sizes: list[int] = []
     first_lines: list[bytes] = []
     for path in files:
-        content = path.read_bytes()
+        content = content_of(path)
         sizes.append(len(content))
         if content and not content.endswith(b"\n"):
             problems.append(f"{path.name}: torn last line")
