@@ -46,6 +46,7 @@ from ._layout import (
     list_rotated,
     temp_archive_name,
 )
+from ._options import flag, optional_limit
 from ._report import report
 
 #: gzip's own default level.  On event lines level 9 took 1.4 times the CPU for
@@ -94,13 +95,11 @@ class Retention:
         file_mode: int = 0o644,
     ) -> None:
         self.directory = directory
-        self.max_files = _optional_limit(max_files, "max_files", "rotated files to keep")
-        self.max_total_size = _optional_limit(
+        self.max_files = optional_limit(max_files, "max_files", "rotated files to keep")
+        self.max_total_size = optional_limit(
             max_total_size, "max_total_size", "bytes of rotated files to keep"
         )
-        if not isinstance(compress, bool):
-            raise TypeError(f"compress must be True or False, not {compress!r}")
-        self.compress = compress
+        self.compress = flag(compress, "compress")
         self._file_mode = file_mode
         self._limited = max_files is not None or max_total_size is not None
         # The hook the writer's file calls, chosen once: retention is a
@@ -365,18 +364,6 @@ class Retention:
         stopping = self._stopping
         self._init_threading()
         self._stopping = stopping
-
-
-def _optional_limit(value: object, option: str, unit: str) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{option} must be an int or None, not {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(
-            f"{option} must be a positive number of {unit}, or None for no limit, not {value}"
-        )
-    return value
 
 
 class _RotatedFile(NamedTuple):
