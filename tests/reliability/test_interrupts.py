@@ -65,11 +65,12 @@ class Interrupt:
 
     @contextlib.contextmanager
     def armed(self) -> Any:
+        previous = sys.gettrace()  # coverage's, when it measures: given back after
         sys.settrace(self)
         try:
             yield
         finally:
-            sys.settrace(None)
+            sys.settrace(previous)
 
 
 def log(writer: EventWriter, name: str) -> None:
