@@ -217,3 +217,135 @@ class WriterMachine(RuleBasedStateMachine):
 
 TestWriterMachine = WriterMachine.TestCase
 TestWriterMachine.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+
+
+class FakeClock:
+    """``time`` and ``datetime`` for ``_file``: a wall clock the test sets."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def time_ns(self) -> int:
+        return int(self.now.timestamp() * 1_000_000) * 1000
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Set ``_file``'s clock: 2024-05-01 23:59 UTC, a minute before a day boundary."""
+    fake = FakeClock(datetime(2024, 5, 1, 23, 59, tzinfo=UTC))
+
+    class Now(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Now:
+            return cls.fromtimestamp(fake.now.timestamp(), tz)
+
+    monkeypatch.setattr(_file, "time", fake)
+    monkeypatch.setattr(_file, "datetime", Now)
+    return fake
+
+
+def _days_of(directory: Path) -> list[list[str]]:
+    """The ``day`` field of each file's events, file by file, in write order."""
+    return [
+        [Event.model_validate_json(line).data["day"] for line in path.read_bytes().splitlines()]
+        for path in event_files(directory)
+    ]
+
+
+def _emit_day(writer: EventWriter, day: str) -> None:
+    writer.emit(Event(event_type="e", simulation_id="sim", data={"day": day}))
+
+
+class TestRotateEvery:
+    def test_the_first_write_after_a_boundary_rotates(
+        self, tmp_path: Path, clock: FakeClock
+    ) -> None:
+        """With rotate_every=1 day, the first write after midnight UTC begins a new file."""
+        with EventWriter(tmp_path, "sim", mode="sync", rotate_every=timedelta(days=1)) as writer:
+            _emit_day(writer, "1")
+            _emit_day(writer, "1")
+            clock.advance(timedelta(minutes=2))
+            _emit_day(writer, "2")
+            clock.advance(timedelta(hours=23))
+            _emit_day(writer, "2")
+        assert _days_of(tmp_path) == [["1", "1"], ["2", "2"]]
+        assert writer.stats.rotations == 1
+
+    def test_size_and_time_whichever_comes_first(self, tmp_path: Path, clock: FakeClock) -> None:
+        """The size limit still rotates within a period, and the boundary rotates a small file."""
+        line_size = len(_line(Event(event_type="e", simulation_id="sim", data={"day": "1"})))
+        with EventWriter(
+            tmp_path,
+            "sim",
+            mode="sync",
+            max_file_size=2 * line_size,
+            rotate_every=timedelta(hours=1),
+        ) as writer:
+            for _ in range(3):
+                _emit_day(writer, "1")
+            clock.advance(timedelta(minutes=2))
+            _emit_day(writer, "2")
+        assert _days_of(tmp_path) == [["1", "1"], ["1"], ["2"]]
+
+    def test_one_rotation_per_boundary_with_several_writers(
+        self, tmp_path: Path, clock: FakeClock
+    ) -> None:
+        """Three writers on one directory, each writing after the boundary: one rotation."""
+        writers = [
+            EventWriter(tmp_path, "sim", mode="sync", rotate_every=timedelta(days=1))
+            for _ in range(3)
+        ]
+        for writer in writers:
+            _emit_day(writer, "1")
+        clock.advance(timedelta(minutes=2))
+        for writer in writers:
+            _emit_day(writer, "2")
+        for writer in writers:
+            writer.close()
+        assert _days_of(tmp_path) == [["1", "1", "1"], ["2", "2", "2"]]
+        assert sum(writer.stats.rotations for writer in writers) == 1
+
+    def test_a_file_begun_before_the_boundary_by_an_earlier_run_is_rotated(
+        self, tmp_path: Path, clock: FakeClock
+    ) -> None:
+        """A writer started after the boundary rotates the file an earlier run began before it;
+        one started within the same period continues it."""
+        with EventWriter(tmp_path, "sim", mode="sync", rotate_every=timedelta(days=1)) as writer:
+            _emit_day(writer, "1")
+        with EventWriter(tmp_path, "sim", mode="sync", rotate_every=timedelta(days=1)) as writer:
+            _emit_day(writer, "1")
+        clock.advance(timedelta(hours=3))
+        with EventWriter(tmp_path, "sim", mode="sync", rotate_every=timedelta(days=1)) as writer:
+            _emit_day(writer, "2")
+        assert _days_of(tmp_path) == [["1", "1"], ["2"]]
+
+    def test_a_clock_stepped_back_does_not_rotate_again(
+        self, tmp_path: Path, clock: FakeClock
+    ) -> None:
+        """After a boundary rotation the clock goes back a day: no rotation until the next
+        boundary is passed again, and names still sort in write order."""
+        with EventWriter(tmp_path, "sim", mode="sync", rotate_every=timedelta(days=1)) as writer:
+            _emit_day(writer, "1")
+            clock.advance(timedelta(minutes=2))
+            _emit_day(writer, "2")
+            clock.advance(timedelta(days=-1))
+            _emit_day(writer, "back")
+            clock.advance(timedelta(days=2))
+            _emit_day(writer, "3")
+        assert _days_of(tmp_path) == [["1"], ["2", "back"], ["3"]]
+
+    def test_a_file_without_a_record_counts_as_begun_when_first_seen(
+        self, tmp_path: Path, clock: FakeClock
+    ) -> None:
+        """events.jsonl written by a writer without rotate_every is continued until the next
+        boundary, not rotated at once."""
+        with EventWriter(tmp_path, "sim", mode="sync") as writer:
+            _emit_day(writer, "1")
+        with EventWriter(tmp_path, "sim", mode="sync", rotate_every=timedelta(days=1)) as writer:
+            _emit_day(writer, "1")
+            clock.advance(timedelta(minutes=2))
+            _emit_day(writer, "2")
+        assert _days_of(tmp_path) == [["1", "1"], ["2"]]

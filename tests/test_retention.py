@@ -13,6 +13,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from structlog_events import Event, EventWriter, WriterStats, read_events
-from structlog_events._layout import ROTATED_PATTERN
+from structlog_events._layout import ROTATED_PATTERN, rotated_name
 from structlog_events._retention import Retention
 
 #: Bytes at which the tests rotate: a few events per file.
@@ -235,6 +236,58 @@ class TestMaxTotalSize:
             assert {n.removesuffix(".gz") for n in rotated_names(directory)} == expected
             assert (directory / "events.jsonl").exists()
             assert (directory / "unrelated.txt").exists()
+
+
+def rotated_at(directory: Path, when: datetime, content: bytes = b"old\n") -> Path:
+    """Create a rotated file named for a rotation at *when*."""
+    path = directory / rotated_name(when)
+    path.write_bytes(content)
+    return path
+
+
+class TestMaxAge:
+    def test_files_rotated_longer_ago_are_deleted_others_never(self, tmp_path: Path) -> None:
+        """Rotated files older than max_age go, by the time in their name; younger ones, the
+        live file, the lock file and files of other names stay."""
+        now = datetime.now(UTC)
+        old = [rotated_at(tmp_path, now - timedelta(days=days)) for days in (9, 8)]
+        kept = [rotated_at(tmp_path, now - timedelta(days=days)) for days in (6, 1)]
+        others = [tmp_path / name for name in ("notes.txt", "events.jsonl.bak", "events.jsonl")]
+        for path in others:
+            path.write_bytes(b"x\n")
+        for path in old:
+            os.utime(path, (now.timestamp(), now.timestamp()))  # a fresh mtime changes nothing
+        Retention(tmp_path, max_age=timedelta(days=7))
+        assert sorted(tmp_path.iterdir()) == sorted([*kept, *others])
+
+    def test_a_name_in_the_future_is_young(self, tmp_path: Path) -> None:
+        """After the clock went back, a rotation named later than now is kept."""
+        future = rotated_at(tmp_path, datetime.now(UTC) + timedelta(days=30))
+        Retention(tmp_path, max_age=timedelta(hours=1))
+        assert future.exists()
+
+    def test_a_writer_opening_the_directory_deletes_what_is_older(self, tmp_path: Path) -> None:
+        """rotate_every=1 day with max_age=3 days: a writer started today keeps the files of
+        the last three days only."""
+        rotated_at(tmp_path, datetime.now(UTC) - timedelta(days=5))
+        rotated_at(tmp_path, datetime.now(UTC) - timedelta(days=2))
+        with EventWriter(
+            tmp_path, "sim", mode="sync", rotate_every=timedelta(days=1), max_age=timedelta(days=3)
+        ) as writer:
+            writer.emit(Event(event_type="e", simulation_id="sim"))
+        assert len(rotated_names(tmp_path)) == 1
+
+    @pytest.mark.parametrize("value", [timedelta(0), timedelta(seconds=-1)])
+    def test_a_max_age_not_above_zero_is_refused(self, tmp_path: Path, value: timedelta) -> None:
+        """max_age=0 or negative raises ValueError naming the option."""
+        with pytest.raises(ValueError, match="max_age must be a positive timedelta"):
+            EventWriter(tmp_path, "sim", max_age=value)
+
+    def test_seconds_as_a_number_are_refused(self, tmp_path: Path) -> None:
+        """max_age and rotate_every take a timedelta, not a number of seconds."""
+        for option in ("max_age", "rotate_every"):
+            with pytest.raises(TypeError, match=f"{option} must be a datetime.timedelta"):
+                EventWriter(tmp_path, "sim", **{option: 3600})
 
 
 class TestCompression:

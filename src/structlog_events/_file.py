@@ -39,8 +39,9 @@ import fcntl
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -101,6 +102,11 @@ class EventFile:
         after_rotation: called with the path of each file this object rotated
             away, under no lock (retention and compression hook in here); what
             it raises is reported, never passed to the caller of ``append``.
+        rotate_every: also rotate at the first append after each boundary of
+            this period, boundaries aligned to the Unix epoch in UTC (whole
+            hours, days at midnight UTC).  When a file was begun is recorded in
+            the lock file, so every writer of the directory, and a writer
+            started later, agree on it: one rotation per boundary.
 
     Raises:
         OSError: ``events.jsonl`` or ``.events.lock`` is a symbolic link
@@ -116,8 +122,13 @@ class EventFile:
         counters: Counters,
         file_mode: int = 0o644,
         after_rotation: Callable[[Path], None] | None = None,
+        rotate_every: timedelta | None = None,
     ) -> None:
         self.directory = directory
+        self._period_ns = (
+            None if rotate_every is None else rotate_every // timedelta(microseconds=1) * 1000
+        )
+        self._begun_period = 0  # the period the open file was begun in (with rotate_every)
         self._after_rotation = after_rotation
         self._rotated: list[Path] = []
         self.path = directory / CURRENT_NAME
@@ -403,7 +414,9 @@ class EventFile:
                 # Checked after an open too: another writer may have created and
                 # nearly filled the file since this one last looked.
                 if self._size > 0 and (
-                    self._fsync_failed or self._size + len(first) > self.max_file_size
+                    self._fsync_failed
+                    or self._size + len(first) > self.max_file_size
+                    or self._period_ended()
                 ):
                     self._rotate()
             except OSError as error:
@@ -424,6 +437,16 @@ class EventFile:
                 break
             index = end
         return self._written_seq if self._written_seq > seq_before else 0
+
+    def _period_ended(self) -> bool:
+        """Whether a ``rotate_every`` boundary has passed since the open file was begun.
+
+        A clock stepped back finds an earlier period than the file's: no
+        rotation until the clock passes the next boundary again.
+        """
+        return self._period_ns is not None and (
+            time.time_ns() // self._period_ns > self._begun_period
+        )
 
     def _write_chunk(self, chunk: list[bytes], chunk_size: int) -> tuple[int, int]:
         """Write *chunk* with as many ``write()`` calls as it takes.
@@ -512,7 +535,7 @@ class EventFile:
             OSError: see the class; or the repair or the directory fsync failed,
                 in which case nothing is left open.
         """
-        fd = self._open_fd(create=create)
+        fd, created = self._open_fd(create=create)
         try:
             info = _safe_file_status(fd, self.path)
             size = repair_tail(fd, self.path, info.st_size)
@@ -528,12 +551,37 @@ class EventFile:
         self._size = size
         self._synced_size = 0  # other writers' lines in it may not be durable yet
         self._fsync_failed = False
+        if self._period_ns is not None:
+            self._begun_period = self._recorded_period(created)
         if damaged:
             self._retire_current()
             self._close_fd()
 
-    def _open_fd(self, *, create: bool) -> int:
-        """Open (or create, if asked) ``events.jsonl``.
+    def _recorded_period(self, created: bool) -> int:
+        """The ``rotate_every`` period the open file was begun in (process lock held).
+
+        The writer that creates ``events.jsonl`` records its inode and the time
+        in the lock file; the others (and later ones) read it there.  A file
+        with no record (created by another tool, or by a writer without
+        ``rotate_every``) counts as begun now.
+        """
+        assert self._period_ns is not None
+        assert self._inode is not None
+        assert self._lock_fd is not None
+        now = time.time_ns()
+        if not created:
+            with contextlib.suppress(OSError, ValueError):
+                dev, ino, begun = map(int, os.pread(self._lock_fd, 128, 0).split())
+                if (dev, ino) == self._inode:
+                    return begun // self._period_ns
+        if created:
+            with contextlib.suppress(OSError):  # a file without a record is begun now
+                os.ftruncate(self._lock_fd, 0)
+                os.pwrite(self._lock_fd, b"%d %d %d\n" % (*self._inode, now), 0)
+        return now // self._period_ns
+
+    def _open_fd(self, *, create: bool) -> tuple[int, bool]:
+        """Open (or create, if asked) ``events.jsonl``; also say whether this call created it.
 
         Creation uses ``O_EXCL``, so the file this object starts is its own;
         if the name exists it is opened as it is.  A tool renaming files in
@@ -542,9 +590,10 @@ class EventFile:
         for _ in range(_OPEN_ATTEMPTS):
             if create:
                 with contextlib.suppress(FileExistsError):
-                    return os.open(self.path, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, self._file_mode)
+                    flags = _OPEN_FLAGS | os.O_CREAT | os.O_EXCL
+                    return os.open(self.path, flags, self._file_mode), True
             try:
-                return os.open(self.path, _OPEN_FLAGS)
+                return os.open(self.path, _OPEN_FLAGS), False
             except FileNotFoundError:
                 if not create:
                     raise

@@ -64,6 +64,14 @@ def rotated_name(stamp: datetime) -> str:
     return f"events_{stamp.astimezone(UTC).strftime(_STAMP_FORMAT)}.jsonl"
 
 
+def rotation_time(name: str) -> datetime | None:
+    """When the rotated file *name* (plain or compressed) was rotated; ``None`` for other names."""
+    match = ROTATED_PATTERN.match(name)
+    if match is None:
+        return None
+    return datetime.strptime(match.group(2), _STAMP_FORMAT).replace(tzinfo=UTC)
+
+
 def archive_name(plain_name: str) -> str:
     """The name of the compressed copy of the rotated file *plain_name*."""
     return plain_name + ARCHIVE_SUFFIX
@@ -177,12 +185,10 @@ def next_rotated_name(directory: Path, now: datetime, *, after: str = "") -> str
             if name > newest and (match := ROTATED_PATTERN.match(name)) is not None:
                 newest = max(newest, match.group(1))
     name = rotated_name(now)
-    if name > newest:
+    newest_time = rotation_time(newest)
+    if name > newest or newest_time is None:
         return name
-    match = ROTATED_PATTERN.match(newest)
-    assert match is not None
-    stamp = datetime.strptime(match.group(2), _STAMP_FORMAT).replace(tzinfo=UTC)
-    return rotated_name(stamp + timedelta(microseconds=1))
+    return rotated_name(newest_time + timedelta(microseconds=1))
 
 
 def event_files(directory: Path) -> list[Path]:

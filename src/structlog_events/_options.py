@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -110,6 +111,26 @@ def optional_limit(value: Any, option: str, unit: str) -> int | None:
         raise ValueError(
             f"{option} must be a positive number of {unit}, or None for no limit, not {value}"
         )
+    return value
+
+
+def optional_period(value: Any, option: str) -> timedelta | None:
+    """Return *value* if it is ``None`` or a positive ``timedelta``.
+
+    Raises:
+        TypeError: *value* is neither ``None`` nor a ``timedelta`` (seconds as a
+            number are refused: ``timedelta(hours=1)`` says what it means).
+        ValueError: *value* is zero or negative.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, timedelta):
+        raise TypeError(
+            f"{option} must be a datetime.timedelta (e.g. timedelta(days=1)) or None, "
+            f"not {_type_of(value)}"
+        )
+    if value <= timedelta(0):
+        raise ValueError(f"{option} must be a positive timedelta, or None, not {value!r}")
     return value
 
 

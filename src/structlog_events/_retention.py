@@ -1,7 +1,7 @@
 """Retention and compression of rotated event files.
 
 ``Retention`` is the ``after_rotation`` hook of an ``EventFile``.  It deletes
-the oldest rotated files beyond ``max_files`` or ``max_total_size`` and, with
+the oldest rotated files beyond ``max_files``, ``max_total_size`` or ``max_age`` and, with
 ``compress=True``, gzips rotated files to ``events_<UTC time>.jsonl.gz`` on a
 background thread of its own: the hook runs in the thread that wrote (the
 caller's, in SYNC mode), which must not wait for gzip.
@@ -34,6 +34,7 @@ import shutil
 import stat
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -44,9 +45,10 @@ from ._layout import (
     TEMP_ARCHIVE_PATTERN,
     archive_name,
     list_rotated,
+    rotated_name,
     temp_archive_name,
 )
-from ._options import flag, optional_limit
+from ._options import flag, optional_limit, optional_period
 from ._report import report
 
 #: gzip's own default level.  On event lines level 9 took 1.4 times the CPU for
@@ -65,8 +67,8 @@ class Retention:
     Retention counts rotated files, plain and compressed alike, of this
     directory only (``events_<UTC time>.jsonl`` and ``.jsonl.gz``); it never
     touches ``events.jsonl``, the lock file or files of any other name.  It is
-    applied when the writer is created and each time it rotates a file, after
-    compression when ``compress=True``.  Rotated files an earlier run left
+    applied when the writer is created and each time it rotates a file (and
+    again after compression when ``compress=True``).  Rotated files an earlier run left
     uncompressed are handed to the compression thread as soon as the writer
     is created.
 
@@ -77,12 +79,16 @@ class Retention:
         max_total_size: keep the newest rotated files whose sizes add up to
             at most this many bytes and delete the older ones; ``None`` for
             no limit.
+        max_age: delete rotated files rotated longer ago than this, by the UTC
+            time in their name; ``None`` for no limit.  A name in the future (a
+            clock stepped back) is young.
         compress: gzip rotated files, on a background thread.
         file_mode: permission bits of the archives (the umask applies).
 
     Raises:
         TypeError: an option has the wrong type.
-        ValueError: ``max_files`` or ``max_total_size`` is zero or negative.
+        ValueError: ``max_files``, ``max_total_size`` or ``max_age`` is zero or
+            negative.
     """
 
     def __init__(
@@ -91,6 +97,7 @@ class Retention:
         *,
         max_files: int | None = None,
         max_total_size: int | None = None,
+        max_age: timedelta | None = None,
         compress: bool = False,
         file_mode: int = 0o644,
     ) -> None:
@@ -101,7 +108,10 @@ class Retention:
         )
         self.compress = flag(compress, "compress")
         self._file_mode = file_mode
-        self._limited = max_files is not None or max_total_size is not None
+        self.max_age = optional_period(max_age, "max_age")
+        self._limited = any(
+            limit is not None for limit in (self.max_files, self.max_total_size, self.max_age)
+        )
         # The hook the writer's file calls, chosen once: retention is a
         # directory listing done at once, compression is handed to the thread.
         self.after_rotation: Callable[[Path], None] | None
@@ -314,7 +324,7 @@ class Retention:
     # -- retention -------------------------------------------------------------
 
     def _prune(self) -> None:
-        """Delete the oldest rotated files beyond ``max_files`` or ``max_total_size``.
+        """Delete the oldest rotated files beyond ``max_files``, ``max_total_size`` or ``max_age``.
 
         Every rotated file counts at its size on disk, plain or compressed, so
         the limits hold however far compression lags, with one exception:
@@ -330,10 +340,15 @@ class Retention:
             return
         if self.compress and files and not files[0].compressed:
             files = files[1:]
+        oldest_kept = (
+            None if self.max_age is None else rotated_name(datetime.now(UTC) - self.max_age)
+        )
         kept_files, kept_bytes = 0, 0
         for index, file in enumerate(files):
-            if (self.max_files is None or kept_files < self.max_files) and (
-                self.max_total_size is None or kept_bytes + file.size <= self.max_total_size
+            if (
+                (self.max_files is None or kept_files < self.max_files)
+                and (self.max_total_size is None or kept_bytes + file.size <= self.max_total_size)
+                and (oldest_kept is None or file.name >= oldest_kept)
             ):
                 kept_files += 1
                 kept_bytes += file.size
@@ -367,8 +382,9 @@ class Retention:
 
 
 class _RotatedFile(NamedTuple):
-    """One rotated file: the paths it has now, and the bytes it keeps."""
+    """One rotated file: its plain name, the paths it has now, and the bytes it keeps."""
 
+    name: str
     paths: list[Path]
     size: int
     compressed: bool
@@ -388,7 +404,9 @@ def _rotated_files(directory: Path) -> list[_RotatedFile]:
                 size = os.stat(path, follow_symlinks=False).st_size
             except FileNotFoundError:
                 continue
-            files.append(_RotatedFile(paths, size, compressed=file.compressed is not None))
+            files.append(
+                _RotatedFile(file.key, paths, size, compressed=file.compressed is not None)
+            )
             break
     return files
 

@@ -6,6 +6,7 @@ import asyncio
 import errno
 import os
 from collections.abc import Mapping, MutableMapping
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Self
@@ -74,11 +75,20 @@ class EventWriter:
             stderr at its first call.  Inside ``ProcessorFormatter``'s
             ``processors`` the writer always hands the record on.
         file_mode: permission bits of created files, before the umask.
+        rotate_every: also rotate at the first write after each boundary of
+            this period (a ``timedelta``), boundaries aligned in UTC: whole
+            hours for ``timedelta(hours=1)``, midnight UTC for
+            ``timedelta(days=1)``.  Combined with ``max_file_size``: whichever
+            comes first.  A file begun before the last boundary (by an earlier
+            run, or another process) is rotated at the first write after it.
         max_files: keep at most this many rotated files (plain or gzipped),
             deleting the oldest at each rotation; ``None`` (default) keeps all.
         max_total_size: keep the newest rotated files whose sizes add up to at
             most this many bytes, deleting the older ones at each rotation;
-            ``None`` (default) for no limit.  Only rotated event files of
+            ``None`` (default) for no limit.
+        max_age: delete rotated files rotated longer ago than this (a
+            ``timedelta``), by the time in their name, at each rotation and
+            when a writer opens the directory.  Only rotated event files of
             ``output_dir`` are ever deleted, never ``events.jsonl``.
         compress: gzip rotated files to ``events_<UTC time>.jsonl.gz`` on a
             background thread (written under a temporary name, fsynced, then
@@ -107,8 +117,10 @@ class EventWriter:
         overflow: Overflow | str = Overflow.DROP,
         passthrough: bool = False,
         file_mode: int = 0o644,
+        rotate_every: timedelta | None = None,
         max_files: int | None = None,
         max_total_size: int | None = None,
+        max_age: timedelta | None = None,
         compress: bool = False,
     ) -> None:
         self.output_dir = options.directory_path(output_dir, "output_dir")
@@ -121,11 +133,7 @@ class EventWriter:
         self.passthrough = options.flag(passthrough, "passthrough")
         levels = options.levels_by_event_type(event_verbosity, "event_verbosity")
         file_mode = options.permission_bits(file_mode, "file_mode")
-        max_files = options.optional_limit(max_files, "max_files", "rotated files to keep")
-        max_total_size = options.optional_limit(
-            max_total_size, "max_total_size", "bytes of rotated files to keep"
-        )
-        compress = options.flag(compress, "compress")
+        self.rotate_every = options.optional_period(rotate_every, "rotate_every")
         self.event_verbosity: Mapping[str, VerbosityLevel] = MappingProxyType(levels)
         self._chain = ChainEnd(self, passthrough=self.passthrough)
         self._kept = tuple(level for level in VerbosityLevel if level <= self.verbosity)
@@ -135,6 +143,7 @@ class EventWriter:
             self.output_dir,
             max_files=max_files,
             max_total_size=max_total_size,
+            max_age=max_age,
             compress=compress,
             file_mode=file_mode,
         )
@@ -146,6 +155,7 @@ class EventWriter:
                 counters=self._counters,
                 file_mode=file_mode,
                 after_rotation=self._retention.after_rotation,
+                rotate_every=self.rotate_every,
             )
         except OSError as error:
             self._retention.close(0)
