@@ -110,3 +110,14 @@ class Event(BaseModel):
     @classmethod
     def _verbosity_by_name(cls, value: Any) -> Any:
         return VerbosityLevel.parse(value) if isinstance(value, str) else value
+
+
+class ExtendedEvent(Event):
+    """A line with top-level fields beyond ``Event``'s, read without its model.
+
+    A line written with your own event model (a subclass of ``Event``) holds
+    that model's fields beside the envelope.  Read without the model, it is
+    still an ``Event``, with those fields in ``model_extra``.
+    """
+
+    model_config = ConfigDict(extra="allow")

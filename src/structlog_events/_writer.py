@@ -20,12 +20,13 @@ from ._encode import encode_record
 from ._event import Event
 from ._file import EventFile, fsync_directory
 from ._layout import CURRENT_NAME, LOCK_NAME
-from ._mapping import RecordMapper, record_of_event
+from ._mapping import RecordMapper
 from ._options import Overflow, WriteMode
 from ._report import report
 from ._retention import Retention
 from ._sinks import QueuedSink, SyncSink
 from ._stats import Counters, WriterStats
+from ._typed import TypedEncoder, encode_event
 from ._verbosity import VerbosityLevel
 from .typing import Sink
 
@@ -84,6 +85,16 @@ class EventWriter:
             background thread (written under a temporary name, fsynced, then
             renamed; the plain file is removed after).  ``close()`` and
             interpreter exit wait for compressions under way.
+        event_model: your own subclass of ``Event``, the model of every event
+            (unless *event_models* names one for its type): record keys naming
+            one of its fields become that field, validated by the model, the
+            others go to ``data``; its defaults apply, ``event_id`` and
+            ``timestamp`` ones included.  ``None`` (default) for ``Event``.
+        event_models: a model per event type, such as
+            ``{"agent_decided": DecisionEvent}``.  An event whose values do
+            not validate as its model is written as a plain ``Event`` with the
+            errors in ``data["_invalid"]``, counted in ``stats.invalid`` and
+            said once on stderr.
 
     Raises:
         ValueError: an option has a value outside its valid range or names,
@@ -91,7 +102,12 @@ class EventWriter:
             its own (a symbolic link, FIFO or foreign hard link planted there is
             refused).
         TypeError: an option has the wrong type (``event_verbosity`` is not a
-            mapping, ``passthrough`` not a bool, a size not an int, ...).
+            mapping, ``passthrough`` not a bool, a size not an int, a model
+            not a subclass of ``Event``, ...).
+        ValueError: also for a model that cannot be written as given: a field
+            with an alias, a field named ``event`` or ``exc_info`` (record keys
+            the writer consumes), an ``Event`` field redefined with another
+            JSON type.
     """
 
     def __init__(
@@ -110,6 +126,8 @@ class EventWriter:
         max_files: int | None = None,
         max_total_size: int | None = None,
         compress: bool = False,
+        event_model: type[Event] | None = None,
+        event_models: Mapping[str, type[Event]] | None = None,
     ) -> None:
         self.output_dir = options.directory_path(output_dir, "output_dir")
         self.simulation_id = options.text(simulation_id, "simulation_id")
@@ -126,11 +144,18 @@ class EventWriter:
             max_total_size, "max_total_size", "bytes of rotated files to keep"
         )
         compress = options.flag(compress, "compress")
+        models = options.event_models(event_model, event_models)
+        self.event_model = models.default
+        self.event_models: Mapping[str, type[Event]] = MappingProxyType(models.by_type)
         self.event_verbosity: Mapping[str, VerbosityLevel] = MappingProxyType(levels)
         self._chain = ChainEnd(self, passthrough=self.passthrough)
         self._kept = tuple(level for level in VerbosityLevel if level <= self.verbosity)
         self._mapper = RecordMapper(simulation_id, levels)
         self._counters = Counters()
+        #: How a record becomes a line: the ``Event`` fast path, or through the models.
+        self._encode = (
+            TypedEncoder(models, self._counters).encode if models.typed else encode_record
+        )
         self._retention = Retention(
             self.output_dir,
             max_files=max_files,
@@ -212,6 +237,9 @@ class EventWriter:
         An event built without an explicit ``verbosity`` gets its level from
         ``event_verbosity`` when its type is there, and is written with it; an
         explicit ``verbosity`` (as every event read back from a file has) wins.
+        An instance of your own model (a subclass of ``Event``) is written as
+        it is, as ``event.model_dump_json()`` writes it; the writer's models do
+        not validate it again.
 
         Never raises: an argument that is not an ``Event`` is counted as failed.
         """
@@ -221,7 +249,14 @@ class EventWriter:
             return
         verbosity = self._mapper.verbosity_of_event(event)
         if verbosity in self._kept:
-            self._submit(record_of_event(event, verbosity), False)
+            try:
+                line, fallback = encode_event(event, verbosity)
+            except Exception as error:
+                self._not_encodable(error)
+                return
+            if fallback:
+                self._counters.add(fallbacks=1)
+            self._sink.submit(line)
 
     def keeps(self, verbosity: VerbosityLevel | str) -> bool:
         """Whether this writer keeps events of *verbosity* (a level or its name).
@@ -233,14 +268,17 @@ class EventWriter:
 
     def _submit(self, record: dict[str, Any], fallback: bool) -> None:
         try:
-            line, encoded_with_fallback = encode_record(record)
+            line, encoded_with_fallback = self._encode(record)
         except Exception as error:
-            self._counters.add(failed=1)
-            report(f"encode:{type(error).__name__}", f"event not encodable: {error!r}")
+            self._not_encodable(error)
             return
         if fallback or encoded_with_fallback:
             self._counters.add(fallbacks=1)
         self._sink.submit(line)
+
+    def _not_encodable(self, error: Exception) -> None:
+        self._counters.add(failed=1)
+        report(f"encode:{type(error).__name__}", f"event not encodable: {error!r}")
 
     # -- state -----------------------------------------------------------------
 

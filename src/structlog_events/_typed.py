@@ -1,0 +1,308 @@
+"""Writing records as events of your own models: fields validated, invalid values kept.
+
+The writer maps a record to the envelope as for every ``Event``; record keys
+naming a field of the event's model then become that field.  Each model is
+written one of two ways, chosen once when the writer is built:
+
+- **spliced**, when the model only adds fields (and perhaps its own default for
+  ``event_id`` or ``timestamp``): a model of the added fields alone validates
+  them, and their JSON, from pydantic, is appended to the envelope's line,
+  which the fast path encodes as for a plain ``Event``.  The line is the bytes
+  ``Model(...).model_dump_json()`` would give, at a fraction of the cost.
+- **whole**, for anything else (validators, serializers or computed fields of
+  its own, a redefined ``Event`` field type, a configuration that changes how
+  the envelope validates or serializes): the model validates and serializes
+  the whole event.
+
+An event that does not validate is written as the plain ``Event`` a writer
+without models would write, plus ``data["_invalid"]`` (see ``_models``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from copy import copy
+from datetime import datetime
+from typing import Any, Final, cast
+
+from pydantic import ConfigDict, ValidationError, create_model
+from pydantic_core import PydanticSerializationError
+
+from ._encode import encode_record
+from ._event import Event
+from ._mapping import record_of_event
+from ._models import (
+    ENVELOPE,
+    INVALID_KEY,
+    EventModels,
+    describe_errors,
+    error_list,
+    same_type,
+)
+from ._report import report
+from ._stats import Counters
+from ._verbosity import VerbosityLevel
+
+#: ``model_config`` keys that change nothing of how the envelope validates and
+#: serializes: a model setting only these (beyond ``Event``'s) can be spliced.
+_NEUTRAL_CONFIG: Final = frozenset(
+    {
+        "title",
+        "json_schema_extra",
+        "json_schema_mode_override",
+        "json_schema_serialization_defaults_required",
+        "model_title_generator",
+        "field_title_generator",
+        "use_attribute_docstrings",
+        "extra",
+        "frozen",
+        "arbitrary_types_allowed",
+        "regex_engine",
+        "hide_input_in_errors",
+        "protected_namespaces",
+        "defer_build",
+        "plugin_settings",
+        "cache_strings",
+    }
+)
+
+#: Of those, the ones that concern how the added fields validate.
+_FIELD_CONFIG: Final = frozenset(
+    {"arbitrary_types_allowed", "regex_engine", "hide_input_in_errors"}
+)
+
+#: Envelope fields whose value the writer makes only when the record has none:
+#: a model's own default for them applies instead.
+_DEFAULTED: Final = ("event_id", "timestamp")
+
+
+class TypedEncoder:
+    """Encodes records as lines of their models: the writer's encoder once models are given.
+
+    Args:
+        models: the models, checked.
+        counters: where invalid events are counted.
+    """
+
+    __slots__ = ("_by_type", "_counters", "_default")
+
+    def __init__(self, models: EventModels, counters: Counters) -> None:
+        self._default = _writing_of(models.default)
+        self._by_type = {event_type: _writing_of(m) for event_type, m in models.by_type.items()}
+        self._counters = counters
+
+    def encode(self, record: dict[str, Any]) -> tuple[bytes, bool]:
+        """Return the line of *record* (as ``RecordMapper.to_record`` made it), and whether
+        a value needed a fallback.
+
+        Never raises for an invalid value: such an event is written as a plain
+        ``Event`` with ``data["_invalid"]``, counted and reported.
+        """
+        writing = (
+            self._by_type.get(record["event_type"], self._default)
+            if self._by_type
+            else self._default
+        )
+        if writing is None:
+            return encode_record(record)
+        try:
+            return writing.encode(record)
+        except ValidationError as error:
+            return self._invalid(writing.model, record, error)
+
+    def _invalid(
+        self, model: type[Event], record: dict[str, Any], error: ValidationError
+    ) -> tuple[bytes, bool]:
+        """The line of an invalid event: the record as a plain ``Event``, with its errors."""
+        errors = error_list(error)
+        record["data"][INVALID_KEY] = {"model": model.__name__, "errors": errors}
+        self._counters.add(invalid=1)
+        fields = ",".join(".".join(str(part) for part in e["loc"]) for e in errors)
+        event_type = record["event_type"]
+        report(
+            f"invalid:{model.__module__}.{model.__qualname__}:{event_type}:{fields}",
+            f"an event of type {event_type!r:.80} is not a valid {model.__name__} "
+            f"({describe_errors(errors)}): written as a plain Event with the errors in "
+            f"data[{INVALID_KEY!r}] and counted in stats.invalid (said once per model, "
+            "event type and fields)",
+        )
+        return encode_record(record)
+
+
+def encode_event(event: Event, verbosity: VerbosityLevel) -> tuple[bytes, bool]:
+    """Return the line of a ready-made event written with *verbosity*, unchanged otherwise.
+
+    A plain ``Event`` takes the fast path; an instance of your own model is
+    written by pydantic, as ``event.model_dump_json()`` writes it.
+    """
+    if type(event) is Event:
+        return encode_record(record_of_event(event, verbosity))
+    if verbosity is not event.verbosity:
+        event = event.model_copy(update={"verbosity": verbosity})
+    return encode_instance(event)
+
+
+def encode_instance(event: Event) -> tuple[bytes, bool]:
+    """Return ``event.model_dump_json()`` as a line, and whether a fallback was needed.
+
+    A value pydantic cannot serialize (an arbitrary object in ``data``) is
+    written through ``encode_record``'s fallbacks instead.
+    """
+    try:
+        return event.__pydantic_serializer__.to_json(event, warnings=False) + b"\n", False
+    except PydanticSerializationError:
+        return encode_record(dict(event))[0], True
+
+
+class _Whole:
+    """Writes a model by validating and serializing the whole event."""
+
+    __slots__ = ("_fields", "_own_defaults", "_validate", "model")
+
+    def __init__(self, model: type[Event], fields: tuple[str, ...], own: tuple[str, ...]) -> None:
+        self.model = model
+        self._fields = fields
+        self._own_defaults = own
+        self._validate = model.__pydantic_validator__.validate_python
+
+    def encode(self, record: dict[str, Any]) -> tuple[bytes, bool]:
+        """The line of *record* as an instance of the model; *record* is left as it was.
+
+        Raises:
+            ValidationError: the values are not valid for the model.
+        """
+        values = dict(record)
+        data = values["data"] = dict(record["data"])
+        for name in self._fields:
+            if name in data:
+                values[name] = data.pop(name)
+        for name in self._own_defaults:
+            if name == "event_id" or type(record["timestamp"]) is str:  # stamped by the writer
+                del values[name]
+        return encode_instance(self._validate(values))
+
+
+class _Spliced:
+    """Writes a model that only adds fields: those validated alone, their JSON appended."""
+
+    __slots__ = ("_fields", "_new_event_id", "_new_timestamp", "_to_json", "_validate", "_whole")
+
+    def __init__(self, whole: _Whole, fields: tuple[str, ...], own: tuple[str, ...]) -> None:
+        model = whole.model
+        self._whole = whole
+        self._fields = fields
+        info = model.model_fields
+        self._new_event_id = _default_of(model, "event_id") if "event_id" in own else None
+        self._new_timestamp = _default_of(model, "timestamp") if "timestamp" in own else None
+        config = cast(
+            ConfigDict, {k: v for k, v in model.model_config.items() if k in _FIELD_CONFIG}
+        )
+        added = create_model(  # type: ignore[call-overload]
+            f"{model.__name__}Fields",
+            __config__=config,
+            __module__=model.__module__,
+            **{name: (info[name].annotation, copy(info[name])) for name in fields},
+        )
+        self._validate: Callable[[Any], Any] = added.__pydantic_validator__.validate_python
+        self._to_json: Callable[..., bytes] = added.__pydantic_serializer__.to_json
+
+    @property
+    def model(self) -> type[Event]:
+        return self._whole.model
+
+    def encode(self, record: dict[str, Any]) -> tuple[bytes, bool]:
+        """The line of *record*; the fields are taken out of its ``data`` once valid.
+
+        Raises:
+            ValidationError: the values are not valid for the model.
+        """
+        if (self._new_event_id is not None or self._new_timestamp is not None) and not (
+            self._own_defaults(record)
+        ):
+            return self._whole.encode(record)
+        data = record["data"]
+        values = {name: data[name] for name in self._fields if name in data}
+        typed = self._validate(values)
+        for name in values:
+            del data[name]
+        line, fallback = encode_record(record)
+        try:
+            fields = self._to_json(typed, warnings=False)
+        except PydanticSerializationError:
+            return encode_record({**record, **dict(typed)})[0], True
+        if len(fields) <= 2:  # b"{}": every added field is excluded from the JSON
+            return line, fallback
+        return line[:-2] + b"," + fields[1:] + b"\n", fallback
+
+    def _own_defaults(self, record: dict[str, Any]) -> bool:
+        """Put the model's own ``event_id`` and ``timestamp`` defaults in *record*.
+
+        ``False`` if one is not of the envelope's type, which only the whole
+        model writes as pydantic does.
+        """
+        if self._new_event_id is not None:
+            event_id = self._new_event_id()
+            if type(event_id) is not str:
+                return False
+            record["event_id"] = event_id
+        if self._new_timestamp is not None and type(record["timestamp"]) is str:
+            timestamp = self._new_timestamp()
+            if not isinstance(timestamp, datetime):
+                return False
+            record["timestamp"] = timestamp
+        return True
+
+
+def _writing_of(model: type[Event]) -> _Spliced | _Whole | None:
+    """How events of *model* are written; ``None`` for the plain ``Event`` fast path."""
+    if model is Event:
+        return None
+    fields = tuple(name for name in model.model_fields if name not in ENVELOPE)
+    own = tuple(name for name in _DEFAULTED if _has_own_default(model, name))
+    whole = _Whole(model, fields, own)
+    if not _spliceable(model):
+        return whole
+    if not fields and not own:
+        return None  # adds nothing: its lines are Event's
+    return _Spliced(whole, fields, own)
+
+
+def _has_own_default(model: type[Event], name: str) -> bool:
+    info, base = model.model_fields[name], Event.model_fields[name]
+    return (info.default, info.default_factory) != (base.default, base.default_factory)
+
+
+def _default_of(model: type[Event], name: str) -> Callable[[], Any]:
+    info = model.model_fields[name]
+    return lambda: info.get_default(call_default_factory=True, validated_data={})
+
+
+def _spliceable(model: type[Event]) -> bool:
+    """Whether validating only the added fields gives what validating the model would."""
+    config, base_config = model.model_config, Event.model_config
+    if any(
+        key not in _NEUTRAL_CONFIG and value != base_config.get(key)
+        for key, value in config.items()
+    ):
+        return False
+    decorators = model.__pydantic_decorators__
+    if (
+        decorators.validators
+        or decorators.root_validators
+        or decorators.field_serializers
+        or decorators.model_serializers
+        or decorators.model_validators
+        or decorators.computed_fields
+        or _functions(decorators.field_validators)
+        != _functions(Event.__pydantic_decorators__.field_validators)
+        or model.__pydantic_post_init__ is not None
+    ):
+        return False
+    fields = model.model_fields
+    return all(same_type(fields[name], Event.model_fields[name]) for name in ENVELOPE) and not any(
+        info.default_factory_takes_validated_data for info in fields.values()
+    )
+
+
+def _functions(decorators: dict[str, Any]) -> dict[str, Any]:
+    return {name: getattr(d.func, "__func__", d.func) for name, d in decorators.items()}
