@@ -339,6 +339,7 @@ def _union_adapter(default: type[Event], by_type: Mapping[str, type[Event]]) -> 
 
     members = [Annotated[model, Tag(event_type)] for event_type, model in by_type.items()]
     members.append(Annotated[default, Tag(_DEFAULT_TAG)])
-    union: Any = Annotated[Union[tuple(members)], Discriminator(tag_of)]  # noqa: UP007 - built at run time
+    # Union[...] of a tuple: the members are known only at run time.
+    union: Any = Annotated[Union[tuple(members)], Discriminator(tag_of)]  # noqa: UP007
     adapter: TypeAdapter[Event] = TypeAdapter(union)
     return adapter
