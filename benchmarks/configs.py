@@ -42,6 +42,9 @@ class Kind(StrEnum):
     DURABLE = "durable"
     #: Calls dropped by a level filter: nothing is written.
     FILTER = "filter"
+    #: Our queued mode writing your own event model: compared with the same call
+    #: written as a plain ``Event``.
+    MODEL = "model"
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +213,78 @@ def _events_async_drop(directory: Path) -> Target:
 )
 def _events_sync(directory: Path) -> Target:
     return _events_target(directory, mode="sync")
+
+
+# -- structlog-events with your own event model ------------------------------------
+
+
+def _sim_event_model() -> Any:
+    """The simulation framework's event model: typed top-level fields beside the envelope."""
+    from pydantic import Field
+
+    from structlog_events import Event
+
+    class SimEvent(Event):
+        turn_number: int = Field(ge=0)
+        agent_id: str | None = None
+        caused_by: list[str] | None = None
+        description: str | None = Field(default=None, max_length=500)
+
+    return SimEvent
+
+
+def _sim_emit(log: Any) -> Callable[[int], None]:
+    """The benchmark's event with a turn number and an agent id: typed fields of ``SimEvent``."""
+    info = log.info
+
+    def emit(seq: int) -> None:
+        info(
+            EVENT_NAME,
+            turn_number=seq % 1000,
+            agent_id="a1",
+            user="alice",
+            action="checkout",
+            seq=seq,
+            amount=99.95,
+            context={"region": "eu-west-1", "retries": 2},
+            tags=["new", "mobile"],
+        )
+
+    return emit
+
+
+def _sim_target(directory: Path, **options: Any) -> Target:
+    import structlog
+
+    from structlog_events import EventWriter
+
+    writer = EventWriter(
+        directory, "bench", max_file_size=ROTATE_BYTES, overflow="block", **options
+    )
+    recommended_structlog_configuration(writer)
+    return Target(_sim_emit(structlog.get_logger().bind()), writer.close)
+
+
+@_register(
+    "events-async-sim",
+    "structlog-events ASYNC, turn_number and agent_id in data (Event)",
+    Kind.MODEL,
+    _seq_in_data,
+    ours=True,
+)
+def _events_async_sim(directory: Path) -> Target:
+    return _sim_target(directory)
+
+
+@_register(
+    "events-async-model",
+    "structlog-events ASYNC, event_model=SimEvent (turn_number, agent_id typed fields)",
+    Kind.MODEL,
+    _seq_in_data,
+    ours=True,
+)
+def _events_async_model(directory: Path) -> Target:
+    return _sim_target(directory, event_model=_sim_event_model())
 
 
 # -- structlog's performance recipe -------------------------------------------------
@@ -622,4 +697,6 @@ def reference_of(configuration: Configuration) -> str:
         return "events-sync"
     if configuration.kind is Kind.FILTER:
         return "filter-events-verbosity"
+    if configuration.kind is Kind.MODEL:
+        return "events-async-sim"
     return "events-async"

@@ -327,7 +327,7 @@ def _json_type_of(value: Any) -> str:
 
 
 def _type_name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or repr(annotation)
+    return annotation.__name__ if isinstance(annotation, type) else repr(annotation)
 
 
 def _union_adapter(default: type[Event], by_type: Mapping[str, type[Event]]) -> TypeAdapter[Event]:

@@ -53,8 +53,8 @@ class ReadableForm:
     """Turns events into readable text: time, level, verbosity, type, then ``key=value``.
 
     Events merged from several sources name theirs after the time.
-    The values shown are the fields of the event's own model and all of
-    ``data``, or the chosen *fields* in their order
+    The values shown are the fields of the event's own model (those not
+    ``None``) and all of ``data``, or the chosen *fields* in their order
     (labelled as given, left out where an event has none).  A traceback
     (``exception``, ``stack``) follows on indented lines, laid out as Python
     prints it.  Control characters never reach the terminal raw: text holding
@@ -104,7 +104,8 @@ class ReadableForm:
         """``(label, value, data key)`` for each value shown, in order."""
         if self._fields is None:
             for key, value in own_fields(event):
-                yield key, value, None
+                if value is not None:  # an unset optional field: noise on every line
+                    yield key, value, None
             for key, value in event.data.items():
                 yield key, value, key
             return
