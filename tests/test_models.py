@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import duckdb
 import pytest
 from pydantic import BaseModel, Field
 
@@ -13,6 +14,7 @@ from structlog_events._models import EventModels
 from structlog_events._scan import LineProblem, ScannedLine
 
 from .models import DecisionEvent, SimEvent
+from .test_reader import append, log
 
 
 class _Aliased(Event):
@@ -169,3 +171,51 @@ class TestJsonSchema:
             "agent_id",
         ]
         assert schema["$defs"]["SimEvent"]["properties"]["turn_number"]["minimum"] == 0
+
+
+class TestDownstreamEngines:
+    def test_duckdb_reads_a_run_once_with_typed_columns(self, tmp_path: Path) -> None:
+        """One DuckDB query over rotated, gzipped and live files gets each event once, typed."""
+        run = tmp_path / "sim-42"
+        for compress, turns in ((True, range(40)), (False, range(40, 80))):
+            with EventWriter(
+                run,
+                "sim-42",
+                mode="sync",
+                max_file_size=2_000,
+                compress=compress,
+                event_model=SimEvent,
+                event_models={"agent_decided": DecisionEvent},
+            ) as writer:
+                for turn in turns:
+                    log(
+                        writer,
+                        event="agent_decided" if turn % 2 else "tick",
+                        turn_number=turn,
+                        agent_id=f"a{turn % 3}",
+                        caused_by=[f"e{turn}"],
+                        price=turn / 2,
+                    )
+        names = [path.name for path in run.iterdir()]
+        assert any(name.endswith(".jsonl.gz") for name in names)
+        assert any(name.endswith(".jsonl") and name != "events.jsonl" for name in names)
+        append(run / "events.jsonl", b'{"event_id": "torn')  # a write in progress
+        # The README's one-liner: a torn line is skipped as a row of nulls.
+        query = (
+            f"SELECT * FROM read_json('{run}/events*.jsonl*', format='newline_delimited', "
+            "union_by_name=true, ignore_errors=true) WHERE event_id IS NOT NULL"
+        )
+        columns = {name: kind for name, kind, *_ in duckdb.sql(f"DESCRIBE {query}").fetchall()}
+        assert columns["turn_number"] == "BIGINT"
+        assert columns["agent_id"] == "VARCHAR"
+        assert columns["caused_by"] == "VARCHAR[]"
+        assert columns["timestamp"] == "TIMESTAMP WITH TIME ZONE"
+        [counts] = duckdb.sql(
+            f"SELECT count(*), count(DISTINCT event_id), count(DISTINCT turn_number) FROM ({query})"
+        ).fetchall()
+        assert counts == (80, 80, 80)
+        by_agent = duckdb.sql(
+            f"SELECT agent_id, count(*) FROM ({query}) WHERE turn_number >= 40 GROUP BY ALL "
+            "ORDER BY agent_id"
+        ).fetchall()
+        assert by_agent == [("a0", 13), ("a1", 14), ("a2", 13)]
