@@ -203,12 +203,13 @@ def json_text(value: Any) -> str:
 
     ``3`` is ``"3"``, ``True`` is ``"true"``, ``None`` is ``"null"``, a list or
     object is compact JSON, a time is ISO 8601 in UTC with ``Z``: as the event
-    line stores it.
+    line stores it.  A value the line holds as a JSON string (a time, an
+    enum, a decimal of a model's field) is that string.
     """
     if isinstance(value, str):
         return value
-    text = json_dumps(value).decode()
-    return text[1:-1] if isinstance(value, datetime) else text  # a JSON string, unquoted
+    text = json_dumps(value)
+    return orjson.loads(text) if text[:1] == b'"' else text.decode()
 
 
 def event_filter(
