@@ -185,12 +185,21 @@ class _Whole:
 class _Spliced:
     """Writes a model that only adds fields: those validated alone, their JSON appended."""
 
-    __slots__ = ("_fields", "_new_event_id", "_new_timestamp", "_to_json", "_validate", "_whole")
+    __slots__ = (
+        "_fields",
+        "_new_event_id",
+        "_new_timestamp",
+        "_own",
+        "_to_json",
+        "_validate",
+        "_whole",
+    )
 
     def __init__(self, whole: _Whole, fields: tuple[str, ...], own: tuple[str, ...]) -> None:
         model = whole.model
         self._whole = whole
         self._fields = fields
+        self._own = own
         info = model.model_fields
         self._new_event_id = _default_of(model, "event_id") if "event_id" in own else None
         self._new_timestamp = _default_of(model, "timestamp") if "timestamp" in own else None
@@ -214,17 +223,21 @@ class _Spliced:
         """The line of *record*; the fields are taken out of its ``data`` once valid.
 
         Raises:
-            ValidationError: the values are not valid for the model.
+            ValidationError: the values are not valid for the model; *record*
+                is as it was, but for the order of ``data``'s keys.
         """
-        if (self._new_event_id is not None or self._new_timestamp is not None) and not (
-            self._own_defaults(record)
-        ):
+        if self._own and not self._own_defaults(record):
             return self._whole.encode(record)
         data = record["data"]
-        values = {name: data[name] for name in self._fields if name in data}
-        typed = self._validate(values)
-        for name in values:
-            del data[name]
+        values = {}
+        for name in self._fields:
+            if name in data:
+                values[name] = data.pop(name)
+        try:
+            typed = self._validate(values)
+        except ValidationError:
+            data.update(values)  # every value is kept, as logged
+            raise
         line, fallback = encode_record(record)
         try:
             fields = self._to_json(typed, warnings=False)
