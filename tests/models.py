@@ -14,7 +14,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, Field, field_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    model_validator,
+)
 
 from structlog_events import Event
 
@@ -120,6 +127,53 @@ class NarrowedEvent(SimEvent):
     level: Literal["info", "warning"] = "info"
 
 
+class StrippedEvent(SimEvent):
+    """A configuration that changes validation (stripped text), the envelope's too: whole."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+
+class SummaryEvent(SimEvent):
+    """A default factory that takes the validated data, the envelope's too: whole."""
+
+    summary: str = Field(default_factory=lambda data: f"{data['event_type']}@{data['turn_number']}")
+
+
+class SecretEvent(Event):
+    """Its only own field is left out of the JSON."""
+
+    token: str = Field(default="", exclude=True)
+
+
+class Thing:
+    """A type pydantic knows nothing of."""
+
+
+def _not_thirteen(value: int) -> int:
+    if value == 13:
+        raise LookupError("13 is unlucky")  # not a validation error: it escapes pydantic
+    return value
+
+
+class AnyEvent(Event):
+    """Fields pydantic cannot always serialize (any type, an arbitrary type), and a field
+    validator raising something other than a validation error: spliced."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    payload: Any = None
+    thing: Thing | None = None
+    number: Annotated[int, AfterValidator(_not_thirteen)] = 0
+
+
+class GuardedEvent(SimEvent):
+    """A model whose own checks raise something other than a validation error."""
+
+    def model_post_init(self, context: Any) -> None:
+        if self.turn_number > 1000:
+            raise RuntimeError("the simulation never runs that long")
+
+
 #: Every model the property tests write, by name.
 MODELS: dict[str, type[Event]] = {
     model.__name__: model
@@ -132,5 +186,8 @@ MODELS: dict[str, type[Event]] = {
         CheckedEvent,
         LabelledEvent,
         NarrowedEvent,
+        StrippedEvent,
+        SummaryEvent,
+        SecretEvent,
     )
 }

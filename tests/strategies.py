@@ -139,6 +139,9 @@ model_fields: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         optional={"labels": st.sets(unicode_text, max_size=4), **_sim_fields},
     ),
     "NarrowedEvent": _sim_record,
+    "StrippedEvent": _sim_record,
+    "SummaryEvent": _sim_record,
+    "SecretEvent": st.just({}),
 }
 
 #: Keys a record's data may not use: the writer's own, and the fields of any test model.
@@ -169,6 +172,9 @@ _RESERVED_KEYS = frozenset(
         "budget",
         "spent",
         "labels",
+        "summary",
+        "token",
+        "payload",
     }
 )
 

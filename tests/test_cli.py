@@ -799,6 +799,8 @@ class TestModels:
         assert decided.endswith("agent_decided             turn_number=1 agent_id=a1")
         assert tick.endswith("tick                      turn_number=1 price=1.5")
         assert "skipped" in result.stderr
+        untyped = run("cat", tmp_path, "--where", "turn_number=1")
+        assert untyped.stdout.splitlines() == [decided, tick]
 
     def test_tail_reads_typed_events(self, tmp_path: Path) -> None:
         """tail --model prints the last typed events."""
@@ -846,6 +848,20 @@ class TestModels:
         result = run("schema", "--model", spec)
         assert result.exit_code == EXIT_USAGE
         assert message in result.stderr
+
+    def test_a_model_module_is_found_in_the_current_directory(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """MODULE is imported from the current directory, as python -m would find it."""
+        (tmp_path / "my_sim_events.py").write_text(
+            "from structlog_events import Event\n\n"
+            "class TurnEvent(Event):\n    turn_number: int = 0\n"
+        )
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+        result = run("schema", "--model", "my_sim_events:TurnEvent")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["title"] == "TurnEvent"
 
     def test_two_models_for_every_event_is_a_usage_error(self) -> None:
         """Two --model without TYPE= exit 2: one model is for every event."""

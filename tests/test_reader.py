@@ -36,7 +36,7 @@ from structlog_events._scan import CAUGHT_UP, LineProblem, ScanItem, ScannedLine
 
 from . import checks
 from .checks import write_one_per_level
-from .models import DecisionEvent, SimEvent
+from .models import DecisionEvent, RichEvent, SimEvent
 from .strategies import aware_datetimes, json_data, unicode_text
 
 #: Room for about three events of ``fill`` per file: many rotations, quickly.
@@ -1031,6 +1031,20 @@ class TestTypedReading:
         followed = follow_events(tmp_path, stop=stop, strict=False, model=SimEvent, models=PER_TYPE)
         assert [type(e).__name__ for e in followed] == ["DecisionEvent", "SimEvent"] * 3
         assert followed.invalid_lines == 1
+
+    def test_where_compares_typed_values_as_the_line_holds_them(self, tmp_path: Path) -> None:
+        """A decimal, a time and a nested model's field match as the line writes them."""
+        with EventWriter(tmp_path, "sim", mode="sync", event_model=RichEvent) as writer:
+            log(writer, event="quote", price="1.25", due="2030-01-01T00:00:00Z")
+            log(writer, event="quote", price="2", position={"x": 1.5, "y": 0})
+        for where in (
+            {"price": "1.25"},
+            {"due": "2030-01-01T00:00:00Z"},
+            {"position.x": 1.5},
+            {"position.y": "0.0"},
+        ):
+            matched = read_events(tmp_path, model=RichEvent, where=where)
+            assert len(list(matched)) == 1, where
 
     def test_a_model_is_checked_at_call(self, tmp_path: Path) -> None:
         """A model that is not an Event subclass is refused by the call, before any reading."""

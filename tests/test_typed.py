@@ -19,11 +19,18 @@ from .checks import raw_lines
 from .models import (
     MODELS,
     SIMULATED_START,
+    AnyEvent,
     CheckedEvent,
     ClockEvent,
     DecisionEvent,
+    GuardedEvent,
     LabelledEvent,
+    NarrowedEvent,
+    SecretEvent,
     SimEvent,
+    StrippedEvent,
+    SummaryEvent,
+    Thing,
     UlidEvent,
 )
 from .strategies import awkward_values, model_fields, record_data, unicode_text
@@ -104,6 +111,52 @@ class TestRecordKeysToFields:
         unstamped, stamped = read_events(tmp_path, model=ClockEvent)
         assert unstamped.timestamp >= SIMULATED_START
         assert stamped.timestamp.isoformat() == "2024-05-01T12:00:00+00:00"
+
+    def test_a_models_own_serializer_and_narrowed_fields_apply(self, tmp_path: Path) -> None:
+        """A model's field serializer writes its field; a narrowed Event field is validated."""
+        with EventWriter(tmp_path / "labelled", "s", mode="sync", event_model=LabelledEvent) as w:
+            _log(w).info("e", turn_number=1, labels={"c", "a", "b", "d"})
+        [line] = _lines(tmp_path / "labelled")
+        assert line["labels"] == ["a", "b", "c", "d"]
+        with EventWriter(tmp_path / "narrowed", "s", mode="sync", event_model=NarrowedEvent) as w:
+            log = _log(w)
+            log.warning("e", turn_number=1)
+            log.error("e", turn_number=2)
+        kept, refused = _lines(tmp_path / "narrowed")
+        assert kept["level"] == "warning"
+        assert refused["data"]["_invalid"]["errors"][0]["loc"] == ["level"]
+
+    def test_whole_model_validation_sees_the_envelope(self, tmp_path: Path) -> None:
+        """Configuration and data-taking factories of a model apply to the envelope too."""
+        with EventWriter(tmp_path, "s", mode="sync", event_model=StrippedEvent) as writer:
+            _log(writer).info(" tick ", turn_number=1, agent_id=" a1 ")
+        with EventWriter(tmp_path, "s", mode="sync", event_model=SummaryEvent) as writer:
+            _log(writer).info("tick", turn_number=2)
+        stripped, summary = _lines(tmp_path)
+        assert (stripped["event_type"], stripped["agent_id"]) == ("tick", "a1")
+        assert summary["summary"] == "tick@2"
+
+    def test_a_field_left_out_of_the_json_is_left_out(self, tmp_path: Path) -> None:
+        """A model whose only own field is excluded writes Event's line, as pydantic would."""
+        with EventWriter(tmp_path, "s", mode="sync", event_model=SecretEvent) as writer:
+            _log(writer).info("login", token="hunter2", user="u")
+        [line] = _lines(tmp_path)
+        assert "token" not in line
+        assert line["data"] == {"user": "u"}
+
+    def test_a_field_value_pydantic_cannot_write_goes_through_the_fallback(
+        self, tmp_path: Path
+    ) -> None:
+        """An object in a field of any type is written by the fallbacks, counted as one."""
+        with EventWriter(tmp_path, "s", mode="sync", event_model=AnyEvent) as writer:
+            log = _log(writer)
+            log.info("e", payload=object(), n=1)
+            log.info("e", thing=Thing())
+        anything, thing = _lines(tmp_path)
+        assert anything["payload"].startswith("<object object")
+        assert anything["data"] == {"n": 1}
+        assert thing["thing"].startswith("<tests.models.Thing object")
+        assert (writer.stats.fallbacks, writer.stats.invalid) == (2, 0)
 
     def test_plain_event_keeps_the_fast_path(self, tmp_path: Path) -> None:
         """Without a model (or with Event itself) records are encoded by the orjson fast path."""
@@ -196,6 +249,24 @@ class TestInvalidValues:
         assert error["loc"] == []
         assert "spent more than the budget" in error["msg"]
         assert writer.stats.invalid == 1
+
+    def test_a_model_check_raising_another_error_makes_the_event_invalid(
+        self, tmp_path: Path
+    ) -> None:
+        """An exception other than a validation error from the model's own code is kept too."""
+        with EventWriter(tmp_path, "s", mode="sync", event_model=GuardedEvent) as writer:
+            _log(writer).info("e", turn_number=5000)
+        [line] = _lines(tmp_path)
+        assert line["data"]["turn_number"] == 5000
+        assert line["data"]["_invalid"]["errors"] == [
+            {"type": "RuntimeError", "loc": [], "msg": "the simulation never runs that long"}
+        ]
+        assert (writer.stats.invalid, writer.stats.failed) == (1, 0)
+        with EventWriter(tmp_path / "field", "s", mode="sync", event_model=AnyEvent) as writer:
+            _log(writer).info("e", number=13)
+        [line] = _lines(tmp_path / "field")
+        assert line["data"]["number"] == 13
+        assert line["data"]["_invalid"]["errors"][0]["type"] == "LookupError"
 
     @given(value=awkward_values, field=st.sampled_from(["turn_number", "agent_id", "caused_by"]))
     def test_no_value_makes_a_log_call_raise_or_lose_the_event(

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from copy import copy
-from datetime import datetime
 from typing import Any, Final, cast
 
 from pydantic import ConfigDict, ValidationError, create_model
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError
 
 from ._encode import encode_record
@@ -108,13 +108,15 @@ class TypedEncoder:
         try:
             return writing.encode(record)
         except ValidationError as error:
-            return self._invalid(writing.model, record, error)
+            errors = error_list(error)
+        except Exception as error:  # a validator of the model's own raising something else
+            errors = [{"type": type(error).__name__, "loc": [], "msg": _message_of(error)}]
+        return self._invalid(writing.model, record, errors)
 
     def _invalid(
-        self, model: type[Event], record: dict[str, Any], error: ValidationError
+        self, model: type[Event], record: dict[str, Any], errors: list[dict[str, Any]]
     ) -> tuple[bytes, bool]:
         """The line of an invalid event: the record as a plain ``Event``, with its errors."""
-        errors = error_list(error)
         record["data"][INVALID_KEY] = {"model": model.__name__, "errors": errors}
         self._counters.add(invalid=1)
         fields = ",".join(".".join(str(part) for part in e["loc"]) for e in errors)
@@ -177,7 +179,7 @@ class _Whole:
             if name in data:
                 values[name] = data.pop(name)
         for name in self._own_defaults:
-            if name == "event_id" or type(record["timestamp"]) is str:  # stamped by the writer
+            if _made_by_writer(record, name):
                 del values[name]
         return encode_instance(self._validate(values))
 
@@ -185,24 +187,13 @@ class _Whole:
 class _Spliced:
     """Writes a model that only adds fields: those validated alone, their JSON appended."""
 
-    __slots__ = (
-        "_fields",
-        "_new_event_id",
-        "_new_timestamp",
-        "_own",
-        "_to_json",
-        "_validate",
-        "_whole",
-    )
+    __slots__ = ("_defaults", "_fields", "_to_json", "_validate", "model")
 
-    def __init__(self, whole: _Whole, fields: tuple[str, ...], own: tuple[str, ...]) -> None:
-        model = whole.model
-        self._whole = whole
+    def __init__(self, model: type[Event], fields: tuple[str, ...], own: tuple[str, ...]) -> None:
+        self.model = model
         self._fields = fields
-        self._own = own
         info = model.model_fields
-        self._new_event_id = _default_of(model, "event_id") if "event_id" in own else None
-        self._new_timestamp = _default_of(model, "timestamp") if "timestamp" in own else None
+        self._defaults = tuple((name, _default_of(info[name])) for name in own)
         config = cast(
             ConfigDict, {k: v for k, v in model.model_config.items() if k in _FIELD_CONFIG}
         )
@@ -215,19 +206,16 @@ class _Spliced:
         self._validate: Callable[[Any], Any] = added.__pydantic_validator__.validate_python
         self._to_json: Callable[..., bytes] = added.__pydantic_serializer__.to_json
 
-    @property
-    def model(self) -> type[Event]:
-        return self._whole.model
-
     def encode(self, record: dict[str, Any]) -> tuple[bytes, bool]:
         """The line of *record*; the fields are taken out of its ``data`` once valid.
 
         Raises:
-            ValidationError: the values are not valid for the model; *record*
-                is as it was, but for the order of ``data``'s keys.
+            ValidationError: the values are not valid for the model; *record*'s
+                ``data`` holds them again (last).
         """
-        if self._own and not self._own_defaults(record):
-            return self._whole.encode(record)
+        for name, make in self._defaults:
+            if _made_by_writer(record, name):
+                record[name] = make()  # a default is not validated: as Model(...) does
         data = record["data"]
         values = {}
         for name in self._fields:
@@ -235,35 +223,17 @@ class _Spliced:
                 values[name] = data.pop(name)
         try:
             typed = self._validate(values)
-        except ValidationError:
+        except Exception:
             data.update(values)  # every value is kept, as logged
             raise
         line, fallback = encode_record(record)
         try:
             fields = self._to_json(typed, warnings=False)
-        except PydanticSerializationError:
+        except Exception:  # a value pydantic cannot serialize: the fallbacks take it
             return encode_record({**record, **dict(typed)})[0], True
         if len(fields) <= 2:  # b"{}": every added field is excluded from the JSON
             return line, fallback
         return line[:-2] + b"," + fields[1:] + b"\n", fallback
-
-    def _own_defaults(self, record: dict[str, Any]) -> bool:
-        """Put the model's own ``event_id`` and ``timestamp`` defaults in *record*.
-
-        ``False`` if one is not of the envelope's type, which only the whole
-        model writes as pydantic does.
-        """
-        if self._new_event_id is not None:
-            event_id = self._new_event_id()
-            if type(event_id) is not str:
-                return False
-            record["event_id"] = event_id
-        if self._new_timestamp is not None and type(record["timestamp"]) is str:
-            timestamp = self._new_timestamp()
-            if not isinstance(timestamp, datetime):
-                return False
-            record["timestamp"] = timestamp
-        return True
 
 
 def _writing_of(model: type[Event]) -> _Spliced | _Whole | None:
@@ -272,12 +242,11 @@ def _writing_of(model: type[Event]) -> _Spliced | _Whole | None:
         return None
     fields = tuple(name for name in model.model_fields if name not in ENVELOPE)
     own = tuple(name for name in _DEFAULTED if _has_own_default(model, name))
-    whole = _Whole(model, fields, own)
     if not _spliceable(model):
-        return whole
+        return _Whole(model, fields, own)
     if not fields and not own:
         return None  # adds nothing: its lines are Event's
-    return _Spliced(whole, fields, own)
+    return _Spliced(model, fields, own)
 
 
 def _has_own_default(model: type[Event], name: str) -> bool:
@@ -285,9 +254,24 @@ def _has_own_default(model: type[Event], name: str) -> bool:
     return (info.default, info.default_factory) != (base.default, base.default_factory)
 
 
-def _default_of(model: type[Event], name: str) -> Callable[[], Any]:
-    info = model.model_fields[name]
+def _default_of(info: FieldInfo) -> Callable[[], Any]:
     return lambda: info.get_default(call_default_factory=True, validated_data={})
+
+
+def _made_by_writer(record: dict[str, Any], name: str) -> bool:
+    """Whether the record's *name* (``event_id`` or ``timestamp``) is one the writer made.
+
+    The writer makes every ``event_id``; a ``timestamp`` it stamped is text, one
+    read from the record a ``datetime`` (see ``RecordMapper.to_record``).
+    """
+    return name == "event_id" or type(record["timestamp"]) is str
+
+
+def _message_of(error: Exception) -> str:
+    try:
+        return str(error)
+    except Exception:
+        return f"<unprintable {type(error).__name__}>"
 
 
 def _spliceable(model: type[Event]) -> bool:
