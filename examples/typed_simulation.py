@@ -17,8 +17,6 @@ Run it with ``uv run --no-dev examples/typed_simulation.py`` (``--help`` for opt
 
 from __future__ import annotations
 
-import argparse
-import itertools
 import random
 from collections import Counter
 from enum import StrEnum
@@ -27,6 +25,7 @@ from typing import Any, Literal
 
 import structlog
 from pydantic import Field
+from simulation import fresh_run_directory, run_arguments  # the other example, beside this one
 
 from structlog_events import Event, EventWriter, VerbosityLevel, read_events
 
@@ -138,19 +137,6 @@ def run_market(writer: EventWriter, turns: int, seed: int) -> None:
     log.info("simulation_finished", turn_number=turns)
 
 
-def fresh_run_directory(parent: Path) -> Path:
-    """Create and return ``parent/run-<n>`` for the first free *n*: one directory per run."""
-    parent.mkdir(parents=True, exist_ok=True)
-    for number in itertools.count(1):
-        candidate = parent / f"run-{number}"
-        try:
-            candidate.mkdir()
-        except FileExistsError:
-            continue
-        return candidate
-    raise AssertionError("unreachable")
-
-
 def summarize(output_dir: Path, writer: EventWriter, turn: int, agent: str) -> str:
     """The run read back as its models, and two filters: one turn, one agent's actions."""
     events = list(read_events(output_dir, model=SimEvent, models=EVENT_MODELS))
@@ -178,21 +164,11 @@ def summarize(output_dir: Path, writer: EventWriter, turn: int, agent: str) -> s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--simulation-id", default="sim-typed")
-    parser.add_argument(
-        "--output-root",
-        type=Path,
-        default=Path("runs"),
-        help="each run writes <output-root>/<simulation-id>/run-<n>/ (default: runs)",
-    )
-    parser.add_argument("--turns", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument(
-        "--verbosity",
-        default="STATE",
-        choices=[level.value for level in VerbosityLevel],
-        help="most verbose level kept (default STATE: drops DETAIL)",
+    parser = run_arguments(
+        __doc__.split("\n\n")[0],
+        simulation_id="sim-typed",
+        turns=3,
+        verbosity=VerbosityLevel.STATE,
     )
     args = parser.parse_args()
 
