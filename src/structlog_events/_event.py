@@ -89,6 +89,10 @@ class Event(BaseModel):
     ``Event.model_validate_json(line)`` reads back a stored line as an equal
     event.  ``timestamp`` is always timezone-aware UTC: an aware datetime is
     converted, a naive one is taken as local time.
+
+    Subclass it to type fields of your own beside these (``turn_number: int``)
+    and give the subclass to ``EventWriter(event_model=...)`` and to
+    ``read_events(model=...)``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -100,14 +100,12 @@ class EventWriter:
         ValueError: an option has a value outside its valid range or names,
             ``output_dir`` is a file, or ``events.jsonl`` is not a plain file of
             its own (a symbolic link, FIFO or foreign hard link planted there is
-            refused).
+            refused); or a model cannot be written as given (a field with an
+            alias, a field named ``event`` or ``exc_info``, record keys the
+            writer consumes, an ``Event`` field redefined with another JSON type).
         TypeError: an option has the wrong type (``event_verbosity`` is not a
             mapping, ``passthrough`` not a bool, a size not an int, a model
             not a subclass of ``Event``, ...).
-        ValueError: also for a model that cannot be written as given: a field
-            with an alias, a field named ``event`` or ``exc_info`` (record keys
-            the writer consumes), an ``Event`` field redefined with another
-            JSON type.
     """
 
     def __init__(
