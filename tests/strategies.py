@@ -96,7 +96,7 @@ _sim_fields = {
     "description": st.none() | st.text(st.characters(exclude_categories=["Cs"]), max_size=500),
     "details": st.none() | json_data,
 }
-_turn_number = st.integers(min_value=0, max_value=2**63 - 1)
+_turn_number = st.integers(min_value=0, max_value=2**100)  # beyond 64 bits too
 _sim_record = st.fixed_dictionaries({"turn_number": _turn_number}, optional=_sim_fields)
 
 

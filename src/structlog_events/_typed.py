@@ -6,9 +6,11 @@ written one of two ways, chosen once when the writer is built:
 
 - **spliced**, when the model only adds fields (and perhaps its own default for
   ``event_id`` or ``timestamp``): a model of the added fields alone validates
-  them, and their JSON, from pydantic, is appended to the envelope's line,
-  which the fast path encodes as for a plain ``Event``.  The line is the bytes
-  ``Model(...).model_dump_json()`` would give, at a fraction of the cost.
+  them.  Fields of JSON's own types (ints, text, lists, ... as SimEvent's) are
+  then encoded with the envelope by the fast path, in one ``orjson`` call;
+  others are serialized by pydantic and their JSON appended to the envelope's
+  line.  Either way the line is the bytes ``Model(...).model_dump_json()``
+  would give, at a fraction of the cost.
 - **whole**, for anything else (validators, serializers or computed fields of
   its own, a redefined ``Event`` field type, a configuration that changes how
   the envelope validates or serializes): the model validates and serializes
@@ -20,7 +22,7 @@ without models would write, plus ``data["_invalid"]`` (see ``_models``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from copy import copy
 from typing import Any, Final, cast
 
@@ -187,7 +189,7 @@ class _Whole:
 class _Spliced:
     """Writes a model that only adds fields: those validated alone, their JSON appended."""
 
-    __slots__ = ("_defaults", "_fields", "_to_json", "_validate", "model")
+    __slots__ = ("_defaults", "_fields", "_plain", "_to_json", "_validate", "model")
 
     def __init__(self, model: type[Event], fields: tuple[str, ...], own: tuple[str, ...]) -> None:
         self.model = model
@@ -205,6 +207,9 @@ class _Spliced:
         )
         self._validate: Callable[[Any], Any] = added.__pydantic_validator__.validate_python
         self._to_json: Callable[..., bytes] = added.__pydantic_serializer__.to_json
+        fields_schema = added.__pydantic_core_schema__["schema"]["fields"]
+        #: Every field holds what orjson writes as pydantic does.
+        self._plain = all(_writes_plainly(field) for field in fields_schema.values())
 
     def encode(self, record: dict[str, Any]) -> tuple[bytes, bool]:
         """The line of *record*; the fields are taken out of its ``data`` once valid.
@@ -226,6 +231,13 @@ class _Spliced:
         except Exception:
             data.update(values)  # every value is kept, as logged
             raise
+        if self._plain:
+            record.update(typed.__dict__)  # after data: in the model's field order
+            line, fallback = encode_record(record)
+            if not fallback:
+                return line, False
+            for name in self._fields:  # a value orjson refused: pydantic writes the fields
+                del record[name]
         line, fallback = encode_record(record)
         try:
             fields = self._to_json(typed, warnings=False)
@@ -299,6 +311,40 @@ def _spliceable(model: type[Event]) -> bool:
     return all(same_type(fields[name], Event.model_fields[name]) for name in ENVELOPE) and not any(
         info.default_factory_takes_validated_data for info in fields.values()
     )
+
+
+#: Core schema types whose validated values ``orjson`` writes as pydantic does.
+_PLAIN_TYPES: Final = frozenset({"int", "str", "bool", "float", "none", "any"})
+
+
+def _writes_plainly(schema: Mapping[str, Any]) -> bool:
+    """Whether every value a core schema validates is written alike by orjson and pydantic.
+
+    JSON's own types, alone, optional, in lists, dicts and unions of them,
+    with no serializer of their own and not left out of the JSON.  A value
+    orjson refuses even so (an int beyond 64 bits) is caught by its fallback,
+    and the fields are then serialized by pydantic.
+    """
+    if "serialization" in schema or schema.get("serialization_exclude"):
+        return False
+    kind = schema["type"]
+    if kind in _PLAIN_TYPES:
+        return True
+    if kind == "literal":
+        return all(type(value) in (str, int, bool, type(None)) for value in schema["expected"])
+    if kind in ("default", "nullable", "model-field"):  # a default is never validated:
+        # one of another type is written by pydantic as by orjson, by its own type
+        return _writes_plainly(schema["schema"])
+    if kind == "list":
+        return _writes_plainly(schema.get("items_schema", {"type": "any"}))
+    if kind == "dict":
+        return _writes_plainly(schema.get("values_schema", {"type": "any"}))
+    if kind == "union":
+        return all(
+            _writes_plainly(choice[0] if isinstance(choice, tuple) else choice)
+            for choice in schema["choices"]
+        )
+    return False
 
 
 def _functions(decorators: dict[str, Any]) -> dict[str, Any]:
