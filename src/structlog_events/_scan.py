@@ -214,13 +214,9 @@ def parse_line(path: Path, line_number: int, raw: bytes) -> ScannedLine | LinePr
     try:
         return ScannedLine(path, line_number, raw, Event.model_validate_json(raw))
     except ValidationError as error:
-        problem = error
-    if any(detail["type"] == "extra_forbidden" for detail in problem.errors()):
-        try:
+        if all(detail["type"] == "extra_forbidden" for detail in error.errors()):
             return ScannedLine(path, line_number, raw, ExtendedEvent.model_validate_json(raw))
-        except ValidationError as error:
-            problem = error
-    return LineProblem(path, line_number, describe_invalid(raw, problem))
+        return LineProblem(path, line_number, describe_invalid(raw, error))
 
 
 def describe_invalid(raw: bytes, error: ValidationError) -> str:
