@@ -218,9 +218,13 @@ def _events_sync(directory: Path) -> Target:
 # -- structlog-events with your own event model ------------------------------------
 
 
-def _sim_event_model() -> Any:
-    """The simulation framework's event model: typed top-level fields beside the envelope."""
-    from pydantic import Field
+def _sim_event_model(*, checked: bool = False) -> Any:
+    """The simulation framework's event model: typed top-level fields beside the envelope.
+
+    *checked* adds a model validator of its own, which has the writer validate
+    and serialize each event whole.
+    """
+    from pydantic import Field, model_validator
 
     from structlog_events import Event
 
@@ -230,7 +234,17 @@ def _sim_event_model() -> Any:
         caused_by: list[str] | None = None
         description: str | None = Field(default=None, max_length=500)
 
-    return SimEvent
+    if not checked:
+        return SimEvent
+
+    class CheckedSimEvent(SimEvent):
+        @model_validator(mode="after")
+        def _caused_by_others(self) -> Any:
+            if self.caused_by and self.event_id in self.caused_by:
+                raise ValueError("an event cannot cause itself")
+            return self
+
+    return CheckedSimEvent
 
 
 def _sim_target(directory: Path, **options: Any) -> Target:
@@ -267,6 +281,17 @@ def _events_async_sim(directory: Path) -> Target:
 )
 def _events_async_model(directory: Path) -> Target:
     return _sim_target(directory, event_model=_sim_event_model())
+
+
+@_register(
+    "events-async-model-whole",
+    "structlog-events ASYNC, turn_number and agent_id bound, SimEvent with a model_validator",
+    Kind.MODEL,
+    _seq_in_data,
+    ours=True,
+)
+def _events_async_model_whole(directory: Path) -> Target:
+    return _sim_target(directory, event_model=_sim_event_model(checked=True))
 
 
 # -- structlog's performance recipe -------------------------------------------------

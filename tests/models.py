@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     field_serializer,
     model_validator,
 )
@@ -67,10 +68,11 @@ def simulated_now() -> datetime:
 
 
 class ClockEvent(Event):
-    """Its own ``timestamp`` default, for records that carry no timestamp."""
+    """Its own ``timestamp`` default, for records that carry no timestamp; a tick written
+    as text by a serializer in its type."""
 
     timestamp: datetime = Field(default_factory=simulated_now)
-    tick: int = 0
+    tick: Annotated[int, PlainSerializer(str, return_type=str)] = 0
 
 
 class Mood(StrEnum):

@@ -107,11 +107,24 @@ class TestRecordKeysToFields:
         """A model's own timestamp default stamps records without one; a record's own wins."""
         with EventWriter(tmp_path, "s", mode="sync", event_model=ClockEvent) as writer:
             log = _log(writer)
-            log.info("unstamped")
+            log.info("unstamped", tick=5)
             log.info("stamped", timestamp="2024-05-01T12:00:00Z")
         unstamped, stamped = read_events(tmp_path, model=ClockEvent)
         assert unstamped.timestamp >= SIMULATED_START
         assert stamped.timestamp.isoformat() == "2024-05-01T12:00:00+00:00"
+        assert _lines(tmp_path)[0]["tick"] == "5", "the serializer in the field's type applies"
+
+    def test_a_field_value_beyond_64_bits_is_written_as_pydantic_writes_it(
+        self, tmp_path: Path
+    ) -> None:
+        """A value orjson refuses in a plain field is written by pydantic: a JSON number."""
+        with EventWriter(tmp_path, "s", mode="sync", event_model=SimEvent) as writer:
+            _log(writer).info("e", turn_number=2**70)
+        [event] = read_events(tmp_path, model=SimEvent)
+        [raw] = raw_lines(tmp_path)
+        assert raw == event.model_dump_json().encode() + b"\n"
+        assert b'"turn_number":1180591620717411303424,' in raw
+        assert writer.stats.fallbacks == 0
 
     def test_a_models_own_serializer_and_narrowed_fields_apply(self, tmp_path: Path) -> None:
         """A model's field serializer writes its field; a narrowed Event field is validated."""

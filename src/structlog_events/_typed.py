@@ -28,7 +28,7 @@ from typing import Any, Final, cast
 
 from pydantic import ConfigDict, ValidationError, create_model
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticSerializationError
+from pydantic_core import PydanticSerializationError, SchemaSerializer, SchemaValidator, core_schema
 
 from ._encode import encode_record
 from ._event import Event
@@ -186,37 +186,26 @@ class _Whole:
         return encode_instance(self._validate(values))
 
 
-class _Spliced:
-    """Writes a model that only adds fields: those validated alone, their JSON appended."""
+class _AddedFields:
+    """A model that only adds fields (and perhaps its own ``event_id`` or ``timestamp``
+    default): the added fields are validated alone, the envelope is the record's."""
 
-    __slots__ = ("_defaults", "_fields", "_plain", "_to_json", "_validate", "model")
+    __slots__ = ("_defaults", "_fields", "_to_json", "_validate", "model")
 
     def __init__(self, model: type[Event], fields: tuple[str, ...], own: tuple[str, ...]) -> None:
         self.model = model
         self._fields = fields
         info = model.model_fields
         self._defaults = tuple((name, _default_of(info[name])) for name in own)
-        config = cast(
-            ConfigDict, {k: v for k, v in model.model_config.items() if k in _FIELD_CONFIG}
-        )
-        added = create_model(  # type: ignore[call-overload]
-            f"{model.__name__}Fields",
-            __config__=config,
-            __module__=model.__module__,
-            **{name: (info[name].annotation, copy(info[name])) for name in fields},
-        )
-        self._validate: Callable[[Any], Any] = added.__pydantic_validator__.validate_python
-        self._to_json: Callable[..., bytes] = added.__pydantic_serializer__.to_json
-        fields_schema = added.__pydantic_core_schema__["schema"]["fields"]
-        #: Every field holds what orjson writes as pydantic does.
-        self._plain = all(_writes_plainly(field) for field in fields_schema.values())
+        self._validate: Callable[[Any], Any]
+        self._to_json: Callable[..., bytes]
 
-    def encode(self, record: dict[str, Any]) -> tuple[bytes, bool]:
-        """The line of *record*; the fields are taken out of its ``data`` once valid.
+    def _validated(self, record: dict[str, Any]) -> Any:
+        """Put the model's own defaults in *record*, take its fields out of ``data``, validated.
 
         Raises:
             ValidationError: the values are not valid for the model; *record*'s
-                ``data`` holds them again (last).
+                ``data`` holds them again (last), as logged.
         """
         for name, make in self._defaults:
             if _made_by_writer(record, name):
@@ -227,17 +216,13 @@ class _Spliced:
             if name in data:
                 values[name] = data.pop(name)
         try:
-            typed = self._validate(values)
+            return self._validate(values)
         except Exception:
-            data.update(values)  # every value is kept, as logged
+            data.update(values)
             raise
-        if self._plain:
-            record.update(typed.__dict__)  # after data: in the model's field order
-            line, fallback = encode_record(record)
-            if not fallback:
-                return line, False
-            for name in self._fields:  # a value orjson refused: pydantic writes the fields
-                del record[name]
+
+    def _spliced(self, record: dict[str, Any], typed: Any) -> tuple[bytes, bool]:
+        """The envelope's line with the fields' JSON, from pydantic, appended."""
         line, fallback = encode_record(record)
         try:
             fields = self._to_json(typed, warnings=False)
@@ -248,7 +233,68 @@ class _Spliced:
         return line[:-2] + b"," + fields[1:] + b"\n", fallback
 
 
-def _writing_of(model: type[Event]) -> _Spliced | _Whole | None:
+class _Spliced(_AddedFields):
+    """Added fields validated by a model of their own, their JSON appended to the envelope's."""
+
+    __slots__ = ()
+
+    def __init__(
+        self, model: type[Event], fields: tuple[str, ...], own: tuple[str, ...], added: Any
+    ) -> None:
+        super().__init__(model, fields, own)
+        self._validate = added.__pydantic_validator__.validate_python
+        self._to_json = added.__pydantic_serializer__.to_json
+
+    def encode(self, record: dict[str, Any]) -> tuple[bytes, bool]:
+        """The line of *record*.
+
+        Raises:
+            ValidationError: the values are not valid for the model.
+        """
+        return self._spliced(record, self._validated(record))
+
+
+class _Joined(_AddedFields):
+    """Added fields of JSON's own types (see ``_writes_plainly``): validated as a dict, and
+    encoded with the envelope in one ``orjson`` call."""
+
+    __slots__ = ()
+
+    def __init__(
+        self, model: type[Event], fields: tuple[str, ...], own: tuple[str, ...], added: Any
+    ) -> None:
+        super().__init__(model, fields, own)
+        # The model's field schemas as a typed dict: the same validation, the same
+        # errors, without building an instance.
+        schema = added.__pydantic_core_schema__
+        as_dict = core_schema.typed_dict_schema(
+            {
+                name: core_schema.typed_dict_field(
+                    field["schema"], required=field["schema"]["type"] != "default"
+                )
+                for name, field in schema["schema"]["fields"].items()
+            }
+        )
+        self._validate = SchemaValidator(as_dict, schema.get("config")).validate_python
+        self._to_json = SchemaSerializer(as_dict, schema.get("config")).to_json
+
+    def encode(self, record: dict[str, Any]) -> tuple[bytes, bool]:
+        """The line of *record*.
+
+        Raises:
+            ValidationError: the values are not valid for the model.
+        """
+        typed = self._validated(record)
+        record.update(typed)  # after data: in the model's field order
+        line, fallback = encode_record(record)
+        if not fallback:
+            return line, False
+        for name in typed:  # a value orjson refused: pydantic writes the fields
+            del record[name]
+        return self._spliced(record, typed)
+
+
+def _writing_of(model: type[Event]) -> _Joined | _Spliced | _Whole | None:
     """How events of *model* are written; ``None`` for the plain ``Event`` fast path."""
     if model is Event:
         return None
@@ -258,7 +304,19 @@ def _writing_of(model: type[Event]) -> _Spliced | _Whole | None:
         return _Whole(model, fields, own)
     if not fields and not own:
         return None  # adds nothing: its lines are Event's
-    return _Spliced(model, fields, own)
+    info = model.model_fields
+    config = cast(ConfigDict, {k: v for k, v in model.model_config.items() if k in _FIELD_CONFIG})
+    added = create_model(  # type: ignore[call-overload]
+        f"{model.__name__}Fields",
+        __config__=config,
+        __module__=model.__module__,
+        **{name: (info[name].annotation, copy(info[name])) for name in fields},
+    )
+    plain = all(
+        _writes_plainly(field)
+        for field in added.__pydantic_core_schema__["schema"]["fields"].values()
+    )
+    return (_Joined if plain else _Spliced)(model, fields, own, added)
 
 
 def _has_own_default(model: type[Event], name: str) -> bool:
