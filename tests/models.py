@@ -113,6 +113,13 @@ class CheckedEvent(SimEvent):
         return self
 
 
+class AuditedEvent(CheckedEvent):
+    """Its own ``event_id`` and ``timestamp`` defaults, and a validator: validated whole."""
+
+    event_id: str = Field(default_factory=next_ulid, min_length=1)
+    timestamp: datetime = Field(default_factory=simulated_now)
+
+
 class LabelledEvent(SimEvent):
     """A field serializer of its own (labels in sorted order): validated and serialized whole."""
 
@@ -186,6 +193,7 @@ MODELS: dict[str, type[Event]] = {
         ClockEvent,
         RichEvent,
         CheckedEvent,
+        AuditedEvent,
         LabelledEvent,
         NarrowedEvent,
         StrippedEvent,

@@ -134,6 +134,10 @@ model_fields: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         {"turn_number": _turn_number},
         optional={"budget": st.integers(0, 100), "spent": st.integers(0, 100), **_sim_fields},
     ).map(_within_budget),
+    "AuditedEvent": st.fixed_dictionaries(
+        {"turn_number": _turn_number},
+        optional={"budget": st.integers(0, 100), "spent": st.integers(0, 100), **_sim_fields},
+    ).map(_within_budget),
     "LabelledEvent": st.fixed_dictionaries(
         {"turn_number": _turn_number},
         optional={"labels": st.sets(unicode_text, max_size=4), **_sim_fields},

@@ -21,6 +21,7 @@ from .models import (
     MODELS,
     SIMULATED_START,
     AnyEvent,
+    AuditedEvent,
     CheckedEvent,
     ClockEvent,
     DecisionEvent,
@@ -113,6 +114,18 @@ class TestRecordKeysToFields:
         assert unstamped.timestamp >= SIMULATED_START
         assert stamped.timestamp.isoformat() == "2024-05-01T12:00:00+00:00"
         assert _lines(tmp_path)[0]["tick"] == "5", "the serializer in the field's type applies"
+
+    def test_a_model_validated_whole_takes_its_own_defaults_too(self, tmp_path: Path) -> None:
+        """A model validated whole makes its own ids, and stamps records without a timestamp."""
+        with EventWriter(tmp_path, "s", mode="sync", event_model=AuditedEvent) as writer:
+            log = _log(writer)
+            log.info("unstamped", turn_number=1)
+            log.info("stamped", turn_number=2, timestamp="2024-05-01T12:00:00Z")
+        unstamped, stamped = read_events(tmp_path, model=AuditedEvent)
+        assert unstamped.event_id.startswith("01J")
+        assert stamped.event_id.startswith("01J")
+        assert unstamped.timestamp >= SIMULATED_START
+        assert stamped.timestamp.isoformat() == "2024-05-01T12:00:00+00:00"
 
     def test_a_field_value_beyond_64_bits_is_written_as_pydantic_writes_it(
         self, tmp_path: Path
