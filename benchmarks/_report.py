@@ -196,6 +196,13 @@ def _ratio(metric_a: str, metric_b: str | None = None) -> Callable[[Row, Row], f
     return value
 
 
+def _difference(metric: str) -> Callable[[Row, Row], float]:
+    def value(a: Row, b: Row) -> float:
+        return float(a[metric] - b[metric])
+
+    return value
+
+
 def _check(
     text: str, value: float | None, ok: Callable[[float], bool], fmt: str, verified: bool
 ) -> Target:
@@ -293,6 +300,16 @@ def evaluate_targets(results: dict[str, Any]) -> list[Target]:
             runs.verified(sync4, raw4),
         ),
     ]
+    typed, plain = runs.find("events-async-model", 1), runs.find("events-async-sim", 1)
+    targets.append(
+        _check(
+            "Own event model (SimEvent): ≤ +3 µs per event over the same call as Event (1 t.)",
+            runs.paired(typed, plain, _difference("total_us")),
+            lambda v: v <= 3,
+            "{:+.2f} µs",
+            runs.verified(typed, plain),
+        )
+    )
     structlog_drop = runs.find("filter-structlog", 1)
     for config, what in (
         ("filter-events-verbosity", 'info(..., verbosity="DETAIL") dropped by the writer'),
@@ -373,6 +390,10 @@ def render(results: dict[str, Any]) -> str:
         f"## Durable writers: fsync before the call returns ({settings['fsync_n']:,} events)",
         "",
         *_speed_table(_rows(summary, "durable")),
+        "",
+        f"## Your own event model ({settings['n']:,} events)",
+        "",
+        *_speed_table(_rows(summary, "model", settings["n"])),
         "",
         f"## Filtering: cost of a dropped call ({settings['filter_n']:,} calls, 1 thread)",
         "",

@@ -42,6 +42,9 @@ class Kind(StrEnum):
     DURABLE = "durable"
     #: Calls dropped by a level filter: nothing is written.
     FILTER = "filter"
+    #: Our queued mode writing your own event model: compared with the same call
+    #: written as a plain ``Event``.
+    MODEL = "model"
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +213,85 @@ def _events_async_drop(directory: Path) -> Target:
 )
 def _events_sync(directory: Path) -> Target:
     return _events_target(directory, mode="sync")
+
+
+# -- structlog-events with your own event model ------------------------------------
+
+
+def _sim_event_model(*, checked: bool = False) -> Any:
+    """The simulation framework's event model: typed top-level fields beside the envelope.
+
+    *checked* adds a model validator of its own, which has the writer validate
+    and serialize each event whole.
+    """
+    from pydantic import Field, model_validator
+
+    from structlog_events import Event
+
+    class SimEvent(Event):
+        turn_number: int = Field(ge=0)
+        agent_id: str | None = None
+        caused_by: list[str] | None = None
+        description: str | None = Field(default=None, max_length=500)
+
+    if not checked:
+        return SimEvent
+
+    class CheckedSimEvent(SimEvent):
+        @model_validator(mode="after")
+        def _caused_by_others(self) -> Any:
+            if self.caused_by and self.event_id in self.caused_by:
+                raise ValueError("an event cannot cause itself")
+            return self
+
+    return CheckedSimEvent
+
+
+def _sim_target(directory: Path, **options: Any) -> Target:
+    """The benchmark's event, logged by a simulation's agent in a turn: both bound."""
+    import structlog
+
+    from structlog_events import EventWriter
+
+    writer = EventWriter(
+        directory, "bench", max_file_size=ROTATE_BYTES, overflow="block", **options
+    )
+    recommended_structlog_configuration(writer)
+    log = structlog.get_logger().bind(turn_number=7, agent_id="a1")
+    return Target(_keyword_emit(log), writer.close)
+
+
+@_register(
+    "events-async-sim",
+    "structlog-events ASYNC, turn_number and agent_id bound, in data (Event)",
+    Kind.MODEL,
+    _seq_in_data,
+    ours=True,
+)
+def _events_async_sim(directory: Path) -> Target:
+    return _sim_target(directory)
+
+
+@_register(
+    "events-async-model",
+    "structlog-events ASYNC, turn_number and agent_id bound, event_model=SimEvent",
+    Kind.MODEL,
+    _seq_in_data,
+    ours=True,
+)
+def _events_async_model(directory: Path) -> Target:
+    return _sim_target(directory, event_model=_sim_event_model())
+
+
+@_register(
+    "events-async-model-whole",
+    "structlog-events ASYNC, turn_number and agent_id bound, SimEvent with a model_validator",
+    Kind.MODEL,
+    _seq_in_data,
+    ours=True,
+)
+def _events_async_model_whole(directory: Path) -> Target:
+    return _sim_target(directory, event_model=_sim_event_model(checked=True))
 
 
 # -- structlog's performance recipe -------------------------------------------------
@@ -622,4 +704,6 @@ def reference_of(configuration: Configuration) -> str:
         return "events-sync"
     if configuration.kind is Kind.FILTER:
         return "filter-events-verbosity"
+    if configuration.kind is Kind.MODEL:
+        return "events-async-sim"
     return "events-async"

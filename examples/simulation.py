@@ -78,22 +78,33 @@ def summarize(output_dir: Path, stats: WriterStats) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--simulation-id", default="sim-42")
+def run_arguments(
+    description: str, *, simulation_id: str, turns: int, verbosity: VerbosityLevel
+) -> argparse.ArgumentParser:
+    """The options of a run: its id, where it goes, how long, its seed, what it keeps."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--simulation-id", default=simulation_id)
     parser.add_argument(
         "--output-root",
         type=Path,
         default=Path("runs"),
         help="each run writes <output-root>/<simulation-id>/run-<n>/ (default: runs)",
     )
-    parser.add_argument("--turns", type=int, default=5)
+    parser.add_argument("--turns", type=int, default=turns)
     parser.add_argument("--seed", type=int, default=42)
+    dropped = " and ".join(level.value for level in VerbosityLevel if level > verbosity)
     parser.add_argument(
         "--verbosity",
-        default="ACTION",
+        default=verbosity.value,
         choices=[level.value for level in VerbosityLevel],
-        help="most verbose level kept (default ACTION: drops STATE and DETAIL)",
+        help=f"most verbose level kept (default {verbosity.value}: drops {dropped})",
+    )
+    return parser
+
+
+def main() -> None:
+    parser = run_arguments(
+        __doc__.split("\n\n")[0], simulation_id="sim-42", turns=5, verbosity=VerbosityLevel.ACTION
     )
     parser.add_argument("--mode", default="sync", choices=[mode.value for mode in WriteMode])
     args = parser.parse_args()

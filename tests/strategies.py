@@ -85,3 +85,104 @@ awkward_values: st.SearchStrategy[Any] = st.recursive(
     ),
     max_leaves=8,
 )
+
+
+# -- records of the event models in tests/models.py -----------------------------------
+
+_optional_text = st.none() | unicode_text
+_sim_fields = {
+    "agent_id": _optional_text,
+    "caused_by": st.none() | st.lists(unicode_text, max_size=3),
+    "description": st.none() | st.text(st.characters(exclude_categories=["Cs"]), max_size=500),
+    "details": st.none() | json_data,
+}
+_turn_number = st.integers(min_value=0, max_value=2**100)  # beyond 64 bits too
+_sim_record = st.fixed_dictionaries({"turn_number": _turn_number}, optional=_sim_fields)
+
+
+def _within_budget(values: dict[str, Any]) -> dict[str, Any]:
+    budget = values.get("budget", 0)
+    return {**values, "spent": min(values.get("spent", 0), budget)}
+
+
+#: For each model of ``tests/models.py``, the record keys of a valid event.
+model_fields: dict[str, st.SearchStrategy[dict[str, Any]]] = {
+    "SimEvent": _sim_record,
+    "DecisionEvent": st.fixed_dictionaries(
+        {"turn_number": _turn_number, "agent_id": unicode_text},
+        optional={k: v for k, v in _sim_fields.items() if k != "agent_id"},
+    ),
+    "UlidEvent": _sim_record,
+    "ClockEvent": st.fixed_dictionaries({}, optional={"tick": st.integers(0, 2**40)}),
+    "RichEvent": st.fixed_dictionaries(
+        {},
+        optional={
+            "price": st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False),
+            "mood": st.sampled_from(["calm", "panic"]),
+            "position": st.none()
+            | st.fixed_dictionaries(
+                {
+                    "x": st.floats(allow_nan=False, allow_infinity=False),
+                    "y": st.floats(allow_nan=False, allow_infinity=False),
+                }
+            ),
+            "due": st.none() | aware_datetimes,
+            "tags": st.frozensets(unicode_text, max_size=3),
+        },
+    ),
+    "CheckedEvent": st.fixed_dictionaries(
+        {"turn_number": _turn_number},
+        optional={"budget": st.integers(0, 100), "spent": st.integers(0, 100), **_sim_fields},
+    ).map(_within_budget),
+    "AuditedEvent": st.fixed_dictionaries(
+        {"turn_number": _turn_number},
+        optional={"budget": st.integers(0, 100), "spent": st.integers(0, 100), **_sim_fields},
+    ).map(_within_budget),
+    "LabelledEvent": st.fixed_dictionaries(
+        {"turn_number": _turn_number},
+        optional={"labels": st.sets(unicode_text, max_size=4), **_sim_fields},
+    ),
+    "NarrowedEvent": _sim_record,
+    "StrippedEvent": _sim_record,
+    "SummaryEvent": _sim_record,
+    "SecretEvent": st.just({}),
+}
+
+#: Keys a record's data may not use: the writer's own, and the fields of any test model.
+_RESERVED_KEYS = frozenset(
+    {
+        "event",
+        "exc_info",
+        "exception",
+        "level",
+        "timestamp",
+        "verbosity",
+        "simulation_id",
+        "_record",
+        "_from_structlog",
+        "_invalid",
+        "turn_number",
+        "agent_id",
+        "caused_by",
+        "description",
+        "details",
+        "tick",
+        "price",
+        "mood",
+        "position",
+        "due",
+        "tags",
+        "hidden",
+        "budget",
+        "spent",
+        "labels",
+        "summary",
+        "token",
+        "payload",
+    }
+)
+
+#: The other keys of a record: what goes to ``data``.
+record_data = st.dictionaries(
+    keys.filter(lambda key: key not in _RESERVED_KEYS), json_values, max_size=4
+)

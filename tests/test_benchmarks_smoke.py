@@ -17,7 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 class TestBenchmarkSuite:
     def test_tiny_run_verifies_good_output_and_flags_lossy_output(self, tmp_path: Path) -> None:
-        """A tiny run verifies ours and the recipe, and reports the self-test config as lossy."""
+        """A tiny run verifies ours (an event model too) and the recipe, and flags the lossy one."""
         out = tmp_path / "results.json"
         command = [
             sys.executable,
@@ -26,6 +26,7 @@ class TestBenchmarkSuite:
             "--configs",
             "events-async",
             "events-sync",
+            "events-async-model",
             "structlog-recipe",
             "lossy",
             "--n",
@@ -52,6 +53,8 @@ class TestBenchmarkSuite:
             "events-async/t4/n2000",
             "events-sync/t1/n20",
             "events-sync/t4/n20",
+            "events-async-model/t1/n2000",
+            "events-async-model/t4/n2000",
             "structlog-recipe/t1/n2000",
             "structlog-recipe/t4/n2000",
         }

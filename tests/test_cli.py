@@ -26,10 +26,12 @@ from structlog.tracebacks import ExceptionDictTransformer
 
 from structlog_events import Event, EventWriter, bridge_stdlib_logging
 from structlog_events._cli import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE, cli
+from structlog_events._models import EventModels
 
 from . import checks
 from .checks import write_one_per_level
-from .test_reader import append, compress, event_line, fill, log, rotated
+from .models import DecisionEvent, SimEvent
+from .test_reader import append, compress, event_line, fill, log, rotated, write_typed_run
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 BASE = checks.LEVELS_BASE
@@ -776,3 +778,93 @@ class TestSchemaAndHelp:
         )
         assert result.returncode == 0
         assert json.loads(result.stdout)["title"] == "Event"
+
+
+class TestModels:
+    """--model MODULE:CLASS and TYPE=MODULE:CLASS on cat, tail, validate and schema."""
+
+    models = ("--model", "tests.models:SimEvent", "-m", "agent_decided=tests.models:DecisionEvent")
+
+    def test_cat_shows_typed_fields_and_stops_at_an_invalid_event(self, tmp_path: Path) -> None:
+        """cat --model shows a model's set fields; an invalid event stops it unless skipped."""
+        write_typed_run(tmp_path)
+        stopped = run("cat", tmp_path, *self.models)
+        assert stopped.exit_code == EXIT_PROBLEMS
+        assert f"error: {tmp_path / 'events.jsonl'}:7: invalid: not a valid DecisionEvent" in (
+            stopped.stderr
+        )
+        result = run("cat", tmp_path, *self.models, "--skip-corrupt", "--where", "turn_number=1")
+        assert result.exit_code == 0
+        decided, tick = result.stdout.splitlines()
+        assert decided.endswith("agent_decided             turn_number=1 agent_id=a1")
+        assert tick.endswith("tick                      turn_number=1 price=1.5")
+        assert "skipped" in result.stderr
+        untyped = run("cat", tmp_path, "--where", "turn_number=1")
+        assert untyped.stdout.splitlines() == [decided, tick]
+
+    def test_tail_reads_typed_events(self, tmp_path: Path) -> None:
+        """tail --model prints the last typed events."""
+        write_typed_run(tmp_path)
+        result = run("tail", tmp_path, "-n", "1", *self.models, "--skip-corrupt")
+        assert result.exit_code == 0
+        assert result.stdout.rstrip().endswith("tick                      turn_number=2 price=1.5")
+
+    def test_validate_lists_events_not_valid_as_their_model(self, tmp_path: Path) -> None:
+        """validate --model lists the invalid event and exits 1; without it every line is valid."""
+        write_typed_run(tmp_path)
+        assert run("validate", tmp_path).exit_code == 0
+        result = run("validate", tmp_path, *self.models)
+        assert result.exit_code == EXIT_PROBLEMS
+        [listed] = result.stdout.splitlines()
+        assert listed.startswith(
+            f"{tmp_path / 'events.jsonl'}:7: invalid: not a valid DecisionEvent (event type "
+            "'agent_decided'): turn_number: Input should be greater than or equal to 0"
+        )
+        assert "1 of 7 lines" in result.stderr
+
+    def test_schema_of_a_model_and_of_models_per_type(self) -> None:
+        """schema --model prints the model's schema; with TYPE= models, their union's."""
+        one = run("schema", "--model", "tests.models:SimEvent")
+        assert one.exit_code == 0
+        assert json.loads(one.stdout) == SimEvent.model_json_schema()
+        union = run("schema", *self.models)
+        assert union.exit_code == 0
+        assert (
+            json.loads(union.stdout)
+            == EventModels(SimEvent, {"agent_decided": DecisionEvent}).json_schema()
+        )
+
+    @pytest.mark.parametrize(
+        ("spec", "message"),
+        [
+            ("tests.models", "is not MODULE:CLASS or TYPE=MODULE:CLASS"),
+            ("no_such_module:X", "cannot import 'no_such_module': ModuleNotFoundError"),
+            ("tests.models:Nothing", "module 'tests.models' has no 'Nothing'"),
+            ("tests.models:Position", "must be a subclass of structlog_events.Event"),
+        ],
+    )
+    def test_a_model_that_cannot_be_used_is_a_usage_error(self, spec: str, message: str) -> None:
+        """A --model that names no Event subclass exits 2, saying why."""
+        result = run("schema", "--model", spec)
+        assert result.exit_code == EXIT_USAGE
+        assert message in result.stderr
+
+    def test_a_model_module_is_found_in_the_current_directory(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """MODULE is imported from the current directory, as python -m would find it."""
+        (tmp_path / "my_sim_events.py").write_text(
+            "from structlog_events import Event\n\n"
+            "class TurnEvent(Event):\n    turn_number: int = 0\n"
+        )
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+        result = run("schema", "--model", "my_sim_events:TurnEvent")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["title"] == "TurnEvent"
+
+    def test_two_models_for_every_event_is_a_usage_error(self) -> None:
+        """Two --model without TYPE= exit 2: one model is for every event."""
+        result = run("schema", "-m", "tests.models:SimEvent", "-m", "tests.models:UlidEvent")
+        assert result.exit_code == EXIT_USAGE
+        assert "give one --model MODULE:CLASS for every event" in result.stderr

@@ -5,17 +5,22 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+
+from structlog_events import read_events
 
 from .checks import check_dir
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "simulation.py"
+EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLE = EXAMPLES / "simulation.py"
+TYPED_EXAMPLE = EXAMPLES / "typed_simulation.py"
 
 
-def run_example(*arguments: str) -> tuple[Path, str]:
+def run_example(*arguments: str, example: Path = EXAMPLE) -> tuple[Path, str]:
     """Run the example; return the run directory it names and its output."""
     result = subprocess.run(
-        [sys.executable, str(EXAMPLE), *arguments],
+        [sys.executable, str(example), *arguments],
         capture_output=True,
         text=True,
         check=True,
@@ -55,3 +60,37 @@ class TestExampleSimulation:
             run_dir, _ = run_example("--output-root", str(tmp_path / mode), "--mode", mode)
             runs[mode] = [event.event_type for event in check_dir(run_dir).events]
         assert runs["sync"] == runs["async"]
+
+
+class TestTypedSimulation:
+    def test_writes_each_category_as_its_model_and_reads_it_back_typed(
+        self, tmp_path: Path
+    ) -> None:
+        """Every event is its category's model, at its category's verbosity; none invalid."""
+        run_dir, output = run_example("--output-root", str(tmp_path), example=TYPED_EXAMPLE)
+        sys.path.insert(0, str(EXAMPLES))
+        try:
+            import typed_simulation as example
+        finally:
+            sys.path.remove(str(EXAMPLES))
+        events = list(read_events(run_dir, model=example.SimEvent, models=example.EVENT_MODELS))
+        assert [type(e) for e in events] == [example.EVENT_MODELS[e.event_type] for e in events]
+        by_category = Counter(e.category.value for e in events)
+        assert by_category == {"SYSTEM": 2, "MILESTONE": 3, "DECISION": 9, "ACTION": 12, "ENV": 3}
+        levels = {(e.category.value, e.verbosity.value) for e in events}
+        assert levels == {
+            ("SYSTEM", "MILESTONE"),
+            ("MILESTONE", "MILESTONE"),
+            ("DECISION", "DECISION"),
+            ("ACTION", "ACTION"),
+            ("ENV", "STATE"),
+        }
+        ids = {e.event_id for e in events if e.category.value == "DECISION"}
+        placed = [e for e in events if e.event_type == "bid_placed"]
+        assert all(e.caused_by and set(e.caused_by) <= ids for e in placed)
+        assert f"{len(events)} events read back as their models; the writer wrote " in output
+        assert "(0 invalid)" in output
+        turn_two = [e.event_type for e in events if e.turn_number == 2]
+        assert f"turn 2: {', '.join(turn_two)}" in output
+        alices = [e for e in events if e.agent_id == "alice" and e.category.value == "ACTION"]
+        assert output.count("alice: turn ") == len(alices) > 0

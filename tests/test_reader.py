@@ -36,6 +36,7 @@ from structlog_events._scan import CAUGHT_UP, LineProblem, ScanItem, ScannedLine
 
 from . import checks
 from .checks import write_one_per_level
+from .models import DecisionEvent, RichEvent, SimEvent
 from .strategies import aware_datetimes, json_data, unicode_text
 
 #: Room for about three events of ``fill`` per file: many rotations, quickly.
@@ -1036,3 +1037,105 @@ class TestFollowEvents:
         assert open_fds(tmp_path) > before
         stream.close()
         assert open_fds(tmp_path) == before
+
+
+def write_typed_run(directory: Path, *, max_file_size: int = 500 * 1024 * 1024) -> EventWriter:
+    """Decisions and ticks of three turns, one invalid decision (turn -1, no agent): 7 events."""
+    with EventWriter(
+        directory,
+        "sim",
+        mode="sync",
+        max_file_size=max_file_size,
+        event_model=SimEvent,
+        event_models={"agent_decided": DecisionEvent},
+    ) as writer:
+        for turn in range(3):
+            log(writer, event="agent_decided", turn_number=turn, agent_id=f"a{turn % 2}")
+            log(writer, event="tick", turn_number=turn, price=1.5)
+        log(writer, event="agent_decided", turn_number=-1, choice="buy")
+    return writer
+
+
+#: The models of ``write_typed_run`` per event type.
+PER_TYPE = {"agent_decided": DecisionEvent}
+
+
+class TestTypedReading:
+    def test_each_event_is_its_types_model_and_filters_reach_fields(self, tmp_path: Path) -> None:
+        """Read with models, events are their type's model; where reaches the typed fields."""
+        write_typed_run(tmp_path, max_file_size=SMALL_FILE)
+        assert rotated(tmp_path), "the run spans rotated files"
+        events = read_events(tmp_path, strict=False, model=SimEvent, models=PER_TYPE)
+        read = list(events)
+        assert [type(e).__name__ for e in read] == ["DecisionEvent", "SimEvent"] * 3
+        assert [e.turn_number for e in read] == [0, 0, 1, 1, 2, 2]
+        assert events.invalid_lines == 1
+        assert events.corrupt_lines == 0
+        wanted = read_events(
+            tmp_path,
+            where={"turn_number": 2, "agent_id": "a0"},
+            strict=False,
+            model=SimEvent,
+            models=PER_TYPE,
+        )
+        assert [(e.event_type, e.turn_number) for e in wanted] == [("agent_decided", 2)]
+
+    def test_invalid_event_raises_naming_file_line_model_and_field(self, tmp_path: Path) -> None:
+        """strict=True raises at the invalid event, naming file, line, model and fields."""
+        write_typed_run(tmp_path)
+        with pytest.raises(CorruptEventError) as raised:
+            list(read_events(tmp_path, model=SimEvent, models=PER_TYPE))
+        error = raised.value
+        assert (error.path, error.line_number) == (tmp_path / "events.jsonl", 7)
+        assert "not a valid DecisionEvent (event type 'agent_decided')" in error.reason
+        assert "turn_number: Input should be greater than or equal to 0" in error.reason
+        assert "agent_id: Field required" in error.reason
+
+    def test_without_models_every_line_is_an_event(self, tmp_path: Path) -> None:
+        """Without models, typed lines are Events with their fields in model_extra, invalid ones
+        Events with data._invalid."""
+        write_typed_run(tmp_path)
+        read = list(read_events(tmp_path))
+        assert len(read) == 7
+        assert all(isinstance(e, Event) for e in read)
+        assert read[0].model_extra == {
+            "turn_number": 0,
+            "agent_id": "a0",
+            "caused_by": None,
+            "description": None,
+            "details": None,
+        }
+        assert read[-1].data["_invalid"]["model"] == "DecisionEvent"
+        turn = read_events(tmp_path, where={"turn_number": 1})
+        assert [(e.event_type, e.data) for e in turn] == [
+            ("agent_decided", {}),
+            ("tick", {"price": 1.5}),
+        ]
+
+    def test_follow_reads_typed_events(self, tmp_path: Path) -> None:
+        """follow_events with models yields each event as its type's model."""
+        write_typed_run(tmp_path, max_file_size=SMALL_FILE)
+        stop = threading.Event()
+        stop.set()
+        followed = follow_events(tmp_path, stop=stop, strict=False, model=SimEvent, models=PER_TYPE)
+        assert [type(e).__name__ for e in followed] == ["DecisionEvent", "SimEvent"] * 3
+        assert followed.invalid_lines == 1
+
+    def test_where_compares_typed_values_as_the_line_holds_them(self, tmp_path: Path) -> None:
+        """A decimal, a time and a nested model's field match as the line writes them."""
+        with EventWriter(tmp_path, "sim", mode="sync", event_model=RichEvent) as writer:
+            log(writer, event="quote", price="1.25", due="2030-01-01T00:00:00Z")
+            log(writer, event="quote", price="2", position={"x": 1.5, "y": 0})
+        for where in (
+            {"price": "1.25"},
+            {"due": "2030-01-01T00:00:00Z"},
+            {"position.x": 1.5},
+            {"position.y": "0.0"},
+        ):
+            matched = read_events(tmp_path, model=RichEvent, where=where)
+            assert len(list(matched)) == 1, where
+
+    def test_a_model_is_checked_at_call(self, tmp_path: Path) -> None:
+        """A model that is not an Event subclass is refused by the call, before any reading."""
+        with pytest.raises(TypeError, match="model must be a subclass"):
+            read_events(tmp_path, model=dict)  # type: ignore[type-var]

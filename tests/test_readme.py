@@ -70,3 +70,19 @@ class TestReadmeExamples:
         assert "slow_request" in stderr
         assert "retrying" in stderr
         assert "cache_miss" not in stderr
+
+    def test_own_event_model_section(self, readme_run: tuple[Path, str]) -> None:
+        """The typed section writes its fields top-level, keeps the invalid event, says so once."""
+        directory, stderr = readme_run
+        decided, turn, invalid = read_events(directory / "runs" / "sim-typed")
+        assert decided.model_extra == {
+            "turn_number": 3,
+            "agent_id": "a1",
+            "caused_by": None,
+            "description": None,
+        }
+        assert decided.data == {"choice": "buy"}
+        assert turn.model_extra is not None
+        assert turn.model_extra["turn_number"] == 3
+        assert invalid.data["_invalid"]["model"] == "DecisionEvent"
+        assert stderr.count("is not a valid DecisionEvent") == 1

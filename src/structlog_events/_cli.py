@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections import deque
@@ -15,10 +16,11 @@ import orjson
 
 from ._event import Event
 from ._layout import EVENT_FILE_NAMES, event_files
+from ._models import EventModels, check_model
 from ._query import LEVEL_NAMES, FieldPath, event_filter, minimum_rank
 from ._reader import check_source, scan_sources
 from ._render import ReadableForm
-from ._scan import CaughtUp, LineProblem, ScanItem, ScannedLine, scan
+from ._scan import CaughtUp, LineParser, LineProblem, ScanItem, ScannedLine, parse_line, scan
 from ._summary import Summary, per_path_table
 from ._verbosity import VerbosityLevel
 
@@ -81,6 +83,73 @@ class LogLevel(click.ParamType[int]):
             return minimum_rank(int(text) if text.isdecimal() else text)
         except ValueError as error:
             self.fail(str(error), param, ctx)
+
+
+class ModelSpec(click.ParamType[tuple[str | None, type[Event]]]):
+    """``MODULE:CLASS``, a model for every event, or ``TYPE=MODULE:CLASS``, for one type.
+
+    The module is imported as Python would from the current directory.
+    """
+
+    name = "[TYPE=]MODULE:CLASS"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str | None, type[Event]]:
+        text = str(value)
+        event_type, equals, target = text.rpartition("=")
+        module_name, colon, class_name = target.partition(":")
+        if not (module_name and colon and class_name):
+            self.fail(
+                f"{text!r} is not MODULE:CLASS or TYPE=MODULE:CLASS; examples: "
+                "sim.events:SimEvent, agent_decided=sim.events:DecisionEvent",
+                param,
+                ctx,
+            )
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # as `python -m` would find it
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as error:
+            self.fail(f"cannot import {module_name!r}: {type(error).__name__}: {error}", param, ctx)
+        model = getattr(module, class_name, None)
+        if model is None:
+            self.fail(f"module {module_name!r} has no {class_name!r}", param, ctx)
+        try:
+            return (event_type if equals else None), check_model(model, f"--model {text}")
+        except (TypeError, ValueError) as error:
+            self.fail(str(error), param, ctx)
+
+
+def _event_models(
+    ctx: click.Context, param: click.Parameter, values: tuple[tuple[str | None, type[Event]], ...]
+) -> EventModels | None:
+    """``--model`` options as the models lines are read as: one default, one per type."""
+    if not values:
+        return None
+    defaults = {model for event_type, model in values if event_type is None}
+    if len(defaults) > 1:
+        raise click.BadParameter(
+            "give one --model MODULE:CLASS for every event, and TYPE=MODULE:CLASS for "
+            f"the models of single event types, not {len(defaults)} without a TYPE"
+        )
+    by_type = {event_type: model for event_type, model in values if event_type is not None}
+    return EventModels(next(iter(defaults), None), by_type)
+
+
+_model_option = click.option(
+    "--model",
+    "-m",
+    "models",
+    multiple=True,
+    type=ModelSpec(),
+    callback=_event_models,
+    help=(
+        "Read each event as this model, a subclass of Event (MODULE:CLASS, imported from "
+        "the current directory); TYPE=MODULE:CLASS for the events of one type (repeat). "
+        "An event that is not valid as its model is a problem, as a corrupt line is."
+    ),
+)
 
 
 def _where_pairs(
@@ -254,6 +323,7 @@ def cli() -> None:
 @cli.command()
 @_paths_argument
 @_filter_options
+@_model_option
 @_output_options
 def cat(paths: tuple[Path, ...], **options: Any) -> None:
     """Print every event of PATH in write order.
@@ -266,7 +336,7 @@ def cat(paths: tuple[Path, ...], **options: Any) -> None:
     """
     sources = _sources(paths, allow_empty=options["allow_empty"])
     printer = _Printer(options, sources)
-    items = scan_sources(sources)
+    items = scan_sources(sources, _parser(options["models"]))
     try:
         for item in _kept_lines(items, options):
             if isinstance(item, ScannedLine):
@@ -301,6 +371,7 @@ def cat(paths: tuple[Path, ...], **options: Any) -> None:
     help="Seconds between looks at the directory while following.",
 )
 @_filter_options
+@_model_option
 @_output_options
 def tail(
     paths: tuple[Path, ...], count: int, follow: bool, poll_interval: float, **options: Any
@@ -321,9 +392,9 @@ def tail(
         )
     printer = _Printer(options, sources)
     items = (
-        scan(sources[0], follow=True, poll_interval=poll_interval)
+        scan(sources[0], follow=True, poll_interval=poll_interval, parse=_parser(options["models"]))
         if follow
-        else scan_sources(sources)
+        else scan_sources(sources, _parser(options["models"]))
     )
     last: deque[ScannedLine] = deque(maxlen=count)
     caught_up = False
@@ -382,9 +453,14 @@ def stats(paths: tuple[Path, ...], top: int, as_json: bool, allow_empty: bool) -
 
 @cli.command(short_help="Check that every line is a valid Event.")
 @_paths_argument
+@_model_option
 @_allow_empty_option
-def validate(paths: tuple[Path, ...], allow_empty: bool) -> None:
+def validate(paths: tuple[Path, ...], models: EventModels | None, allow_empty: bool) -> None:
     """Check that every line of PATH's event files is a valid Event.
+
+    With --model, every line must be a valid instance of the model of its
+    event type: an event the writer kept as invalid (data._invalid) is a
+    problem too.
 
     Lists FILE:LINE: REASON for each line that is not, including an
     incomplete last line of events.jsonl (a writer still writing it, or one
@@ -392,8 +468,9 @@ def validate(paths: tuple[Path, ...], allow_empty: bool) -> None:
     """
     lines = problems = 0
     files: set[Path] = set()
+    parse = _parser(models)
     for path in _sources(paths, allow_empty=allow_empty):
-        for item in scan_sources([path]):
+        for item in scan_sources([path], parse):
             if isinstance(item, CaughtUp):
                 continue
             files.add(item.path)
@@ -412,10 +489,19 @@ def validate(paths: tuple[Path, ...], allow_empty: bool) -> None:
     click.echo(f"{lines} lines in {len(files)} files: all valid events", err=True)
 
 
-@cli.command(short_help="Print the JSON Schema of Event.")
-def schema() -> None:
-    """Print the JSON Schema of an event line, for downstream consumers."""
-    click.echo(orjson.dumps(Event.model_json_schema(), option=orjson.OPT_INDENT_2).decode())
+@cli.command(short_help="Print the JSON Schema of Event, or of your models.")
+@_model_option
+def schema(models: EventModels | None) -> None:
+    """Print the JSON Schema of an event line, for downstream consumers.
+
+    With --model, the schema of your model; with models per event type, of
+    their union: each one with the event types it applies to.
+    """
+    try:
+        document = Event.model_json_schema() if models is None else models.json_schema()
+    except Exception as error:  # a field type without a JSON Schema
+        raise click.ClickException(f"no JSON Schema for these models: {error}") from None
+    click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
 
 
 def main() -> None:
@@ -498,8 +584,12 @@ def _kept_lines(
             yield item
 
 
+def _parser(models: EventModels | None) -> LineParser:
+    return parse_line if models is None else models.parse_line
+
+
 def _describe_problem(problem: LineProblem) -> str:
-    kind = "torn" if problem.torn else "corrupt"
+    kind = "torn" if problem.torn else "invalid" if problem.invalid else "corrupt"
     return f"{problem.path}:{problem.line_number}: {kind}: {problem.reason}"
 
 

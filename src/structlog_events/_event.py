@@ -89,6 +89,10 @@ class Event(BaseModel):
     ``Event.model_validate_json(line)`` reads back a stored line as an equal
     event.  ``timestamp`` is always timezone-aware UTC: an aware datetime is
     converted, a naive one is taken as local time.
+
+    Subclass it to type fields of your own beside these (``turn_number: int``)
+    and give the subclass to ``EventWriter(event_model=...)`` and to
+    ``read_events(model=...)``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -110,3 +114,14 @@ class Event(BaseModel):
     @classmethod
     def _verbosity_by_name(cls, value: Any) -> Any:
         return VerbosityLevel.parse(value) if isinstance(value, str) else value
+
+
+class ExtendedEvent(Event):
+    """A line with top-level fields beyond ``Event``'s, read without its model.
+
+    A line written with your own event model (a subclass of ``Event``) holds
+    that model's fields beside the envelope.  Read without the model, it is
+    still an ``Event``, with those fields in ``model_extra``.
+    """
+
+    model_config = ConfigDict(extra="allow")

@@ -89,7 +89,9 @@ class RecordMapper:
         (see ``_exc_info``), unless an ``exception`` key is there already
         (``format_exc_info`` or ``dict_tracebacks`` ran): that one is kept.
         The keys ``ProcessorFormatter`` adds for its processors (``_record``,
-        ``_from_structlog``) are left out.
+        ``_from_structlog``) are left out.  A timestamp the writer stamped is
+        text, one read from the record a ``datetime``: a model's own
+        ``timestamp`` default replaces only the first (see ``_typed``).
         """
         # One C-level copy, then the reserved keys popped out of it: cheaper than
         # filtering every key, and the record itself is left as it was.

@@ -15,6 +15,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ._models import EventModels
 from ._verbosity import VerbosityLevel
 
 
@@ -78,6 +79,19 @@ def levels_by_event_type(value: Any, option: str) -> dict[str, VerbosityLevel]:
             raise TypeError(f"{option} keys must be event types (str), not {_type_of(event_type)}")
         levels[event_type] = parse_choice(VerbosityLevel, level, f"{option}[{event_type!r}]")
     return levels
+
+
+def event_models(model: Any, models: Any) -> EventModels:
+    """Return the writer's event models: *model* for every event type, *models* per type.
+
+    Raises:
+        TypeError: a model is not a subclass of ``Event``, or *models* is not a
+            mapping of event type to one.
+        ValueError: a model cannot be written as given (an alias, a field named
+            like a record key the writer consumes, an ``Event`` field redefined
+            with another JSON type).
+    """
+    return EventModels(model, models, option=("event_model", "event_models"))
 
 
 def positive_int(value: Any, option: str, unit: str) -> int:

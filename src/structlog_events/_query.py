@@ -8,11 +8,13 @@ The one implementation behind the filters of ``read_events`` and
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Final
 
 import orjson
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from ._event import Event, as_utc
 from ._verbosity import VerbosityLevel
@@ -40,8 +42,12 @@ LEVEL_NAMES: Final = ("debug", "info", "warning", "error", "critical")
 #: How the stdlib names a level it has no name for: ``logging.getLevelName(25)``.
 _NUMBERED_LEVEL: Final = re.compile(r"level (\d+)")
 
-#: Event fields a key names directly; any other key is a path into ``data``.
+#: Event fields a key names directly; any other key is a field of the event's own
+#: model or a path into ``data``.
 EVENT_FIELDS: Final = ("event_id", "timestamp", "event_type", "simulation_id", "verbosity", "level")
+
+#: Every field of ``Event``: what a model's own fields are beyond.
+_ENVELOPE: Final = frozenset(Event.model_fields)
 
 
 def level_rank(level: str | None) -> int | None:
@@ -93,18 +99,31 @@ class _Missing:
 MISSING: Final = _Missing()
 
 
+def own_fields(event: Event) -> Iterator[tuple[str, Any]]:
+    """The top-level fields of *event* beyond ``Event``'s: its model's, or those read without it."""
+    if type(event) is Event:
+        return
+    for name, value in event.__dict__.items():
+        if name not in _ENVELOPE:
+            yield name, value
+    if event.__pydantic_extra__:
+        yield from event.__pydantic_extra__.items()
+
+
 class FieldPath:
     """A key as ``where`` and ``--fields`` take it: an event field, or a path into ``data``.
 
-    ``level``, ``event_type`` and the other ``EVENT_FIELDS`` name the field;
-    any other key is a dotted path into ``data`` (``agent_id``,
-    ``config.region``), with an optional ``data.`` prefix that also reaches a
-    data key named like an event field (``data.timestamp``).  A path step
-    matches a key holding dots too (``http.status`` finds ``{"http.status": 200}``),
-    and a number indexes a list (``items.0``).
+    ``level``, ``event_type`` and the other ``EVENT_FIELDS`` name the field; a
+    key whose first step names a field of the event's own model
+    (``turn_number``, ``details.kind``) reaches that field; any other key is a
+    dotted path into ``data`` (``agent_id``, ``config.region``), with an
+    optional ``data.`` prefix that also reaches a data key named like a field
+    (``data.timestamp``).  A path step matches a key holding dots too
+    (``http.status`` finds ``{"http.status": 200}``), and a number indexes a
+    list (``items.0``).
     """
 
-    __slots__ = ("_field", "_steps", "key")
+    __slots__ = ("_field", "_in_data", "_steps", "key")
 
     def __init__(self, key: str) -> None:
         """Parse *key*.
@@ -123,7 +142,8 @@ class FieldPath:
             )
         self.key = key
         self._field = key if key in EVENT_FIELDS else None
-        self._steps = tuple(steps[1:] if steps[0] == "data" else steps)
+        self._in_data = steps[0] == "data"
+        self._steps = tuple(steps[1:] if self._in_data else steps)
 
     @property
     def data_key(self) -> str | None:
@@ -134,15 +154,31 @@ class FieldPath:
         """Return the value at this path in *event*, or ``MISSING``."""
         if self._field is not None:
             return getattr(event, self._field)
+        if not self._in_data and type(event) is not Event:
+            value = _own_field(event, self._steps[0])
+            if value is not MISSING:
+                return _lookup(value, self._steps[1:])
         return _lookup(event.data, self._steps)
 
     def __repr__(self) -> str:
         return f"FieldPath({self.key!r})"
 
 
+def _own_field(event: Event, name: str) -> Any:
+    """The top-level field *name* of *event* beyond the envelope, or ``MISSING``."""
+    if name in _ENVELOPE:
+        return MISSING
+    value = event.__dict__.get(name, MISSING)
+    if value is MISSING and event.__pydantic_extra__:
+        value = event.__pydantic_extra__.get(name, MISSING)
+    return value
+
+
 def _lookup(value: Any, steps: tuple[str, ...]) -> Any:
     if not steps:
         return value
+    if isinstance(value, BaseModel):
+        value = value.__dict__
     if isinstance(value, dict):
         # The longest key first: "http.status.code" tries that key, then "http.status", ...
         for cut in range(len(steps), 0, -1):
@@ -157,17 +193,23 @@ def _lookup(value: Any, steps: tuple[str, ...]) -> Any:
     return MISSING
 
 
+def json_dumps(value: Any) -> bytes:
+    """*value* as compact JSON, as an event line holds it; a model's field values too."""
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z, default=to_jsonable_python)
+
+
 def json_text(value: Any) -> str:
     """The text a ``where`` value is compared as: a string itself, anything else as JSON.
 
     ``3`` is ``"3"``, ``True`` is ``"true"``, ``None`` is ``"null"``, a list or
     object is compact JSON, a time is ISO 8601 in UTC with ``Z``: as the event
-    line stores it.
+    line stores it.  A value the line holds as a JSON string (a time, an
+    enum, a decimal of a model's field) is that string.
     """
     if isinstance(value, str):
         return value
-    text = orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
-    return text[1:-1] if isinstance(value, datetime) else text  # a JSON string, unquoted
+    text = json_dumps(value)
+    return orjson.loads(text) if text[:1] == b'"' else text.decode()
 
 
 def event_filter(

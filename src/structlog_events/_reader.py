@@ -19,6 +19,9 @@ is not read twice.  ``_scan`` holds the machinery.
 Several directories or files read together are merged by timestamp, each
 stream keeping its own order: a k-way merge that holds one line of each
 stream at a time.
+
+Given models (``model``, ``models``), each line is read as the model of its
+event type (see ``_models``); without, as an ``Event``.
 """
 
 from __future__ import annotations
@@ -30,12 +33,25 @@ from collections.abc import Callable, Collection, Generator, Iterable, Iterator,
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self, TypeAlias
+from typing import Any, Final, Self, TypeAlias, TypedDict, overload
+
+from typing_extensions import TypeVar, Unpack
 
 from . import _lifecycle
 from ._event import Event
+from ._models import EventModels
 from ._query import event_filter
-from ._scan import CAUGHT_UP, CaughtUp, LineProblem, ScanItem, ScannedLine, scan, scan_file
+from ._scan import (
+    CAUGHT_UP,
+    CaughtUp,
+    LineParser,
+    LineProblem,
+    ScanItem,
+    ScannedLine,
+    parse_line,
+    scan,
+    scan_file,
+)
 from ._verbosity import VerbosityLevel
 from .exceptions import CorruptEventError
 
@@ -49,18 +65,46 @@ OWN_WRITERS_TIMEOUT: Final = 10.0
 #: Problems an ``EventStream`` keeps in ``problems``; the counters go on counting.
 MAX_KEPT_PROBLEMS: Final = 1000
 
+#: The type of the events a stream yields: ``Event``, or the model read with.
+_E = TypeVar("_E", bound=Event, default=Event)
+_M = TypeVar("_M", bound=Event)
 
-class EventStream(Iterator[Event]):
+
+class EventFilters(TypedDict, total=False):
+    """The filters ``read_events`` and ``follow_events`` take, as keyword arguments."""
+
+    event_types: Collection[str] | None
+    verbosity: VerbosityLevel | str | None
+    level: str | int | None
+    where: Mapping[str, Any] | None
+    since: datetime | None
+    until: datetime | None
+    simulation_id: str | None
+    strict: bool
+
+
+class FollowOptions(EventFilters, total=False):
+    """The options of ``follow_events`` beyond the filters."""
+
+    from_start: bool
+    stop: threading.Event | None
+    poll_interval: float
+
+
+class EventStream(Iterator[_E]):
     """The events read by ``read_events`` and ``follow_events``.
 
-    An iterator of ``Event`` that also counts the lines it skipped.  Stopping
-    early (``break``, ``close()``, leaving a ``with`` block) closes the files
-    it holds open.
+    An iterator of ``Event`` (or of the model read with: ``EventStream[SimEvent]``)
+    that also counts the lines it skipped.  Stopping early (``break``,
+    ``close()``, leaving a ``with`` block) closes the files it holds open.
 
     Attributes:
         torn_lines: unterminated last lines of the live file that were skipped.
         corrupt_lines: corrupt lines met (skipped with ``strict=False``).
-        problems: the first ``MAX_KEPT_PROBLEMS`` torn or corrupt lines, in order.
+        invalid_lines: events that are not valid as their model, read with
+            models (skipped with ``strict=False``).
+        problems: the first ``MAX_KEPT_PROBLEMS`` torn, corrupt or invalid
+            lines, in order.
     """
 
     def __init__(
@@ -75,23 +119,24 @@ class EventStream(Iterator[Event]):
         self._strict = strict
         self.torn_lines = 0
         self.corrupt_lines = 0
+        self.invalid_lines = 0
         self.problems: list[LineProblem] = []
 
     def __iter__(self) -> Self:
         return self
 
-    def __next__(self) -> Event:
+    def __next__(self) -> _E:
         """Return the next event the filters keep.
 
         Raises:
-            CorruptEventError: a corrupt line, with ``strict=True``.
+            CorruptEventError: a corrupt or invalid line, with ``strict=True``.
             StopIteration: no more events (``read_events``), or the follow was stopped.
         """
         keep = self._keep
         for item in self._items:
             if isinstance(item, ScannedLine):
                 if keep(item.event):
-                    return item.event
+                    return item.event  # type: ignore[return-value]  # read as _E
             elif isinstance(item, LineProblem):
                 self._count(item)
                 if self._strict and not item.torn:
@@ -101,6 +146,8 @@ class EventStream(Iterator[Event]):
     def _count(self, problem: LineProblem) -> None:
         if problem.torn:
             self.torn_lines += 1
+        elif problem.invalid:
+            self.invalid_lines += 1
         else:
             self.corrupt_lines += 1
         if len(self.problems) < MAX_KEPT_PROBLEMS:
@@ -122,9 +169,31 @@ class EventStream(Iterator[Event]):
         self.close()
 
 
+@overload
 def read_events(
     source: Source | Iterable[Source],
     *,
+    model: None = None,
+    models: Mapping[str, type[Event]] | None = None,
+    **filters: Unpack[EventFilters],
+) -> EventStream[Event]: ...
+
+
+@overload
+def read_events(
+    source: Source | Iterable[Source],
+    *,
+    model: type[_M],
+    models: Mapping[str, type[_M]] | None = None,
+    **filters: Unpack[EventFilters],
+) -> EventStream[_M]: ...
+
+
+def read_events(
+    source: Source | Iterable[Source],
+    *,
+    model: type[Event] | None = None,
+    models: Mapping[str, type[Event]] | None = None,
     event_types: Collection[str] | None = None,
     verbosity: VerbosityLevel | str | None = None,
     level: str | int | None = None,
@@ -133,8 +202,8 @@ def read_events(
     until: datetime | None = None,
     simulation_id: str | None = None,
     strict: bool = True,
-) -> EventStream:
-    """Return every event of *source* in write order, each validated as ``Event``.
+) -> EventStream[Any]:
+    """Return every event of *source* in write order, each validated as ``Event`` or its model.
 
     *source* is a writer's directory, one event file (``events.jsonl``, a
     rotated ``events_<time>.jsonl[.gz]``, any ``.jsonl`` or ``.jsonl.gz``
@@ -156,8 +225,21 @@ def read_events(
     its file and line, or with ``strict=False`` is skipped and counted in
     ``corrupt_lines``.
 
+    With *model* or *models*, each event is an instance of the model of its
+    type.  A line that is an ``Event`` but not a valid instance of its model
+    (one the writer found invalid and kept with ``data["_invalid"]``, or one
+    written with another model) is handled like a corrupt line: it raises
+    ``CorruptEventError`` naming the file, the line, the model and the fields,
+    or with ``strict=False`` is skipped and counted in ``invalid_lines``.
+    Without models every line is an ``Event``: an invalid one with its
+    ``data["_invalid"]``, one written with a model with that model's fields in
+    ``model_extra``.
+
     Args:
         source: a directory or event file, or several.
+        model: read each event as this subclass of ``Event`` (the writer's
+            ``event_model``), unless *models* names one for its type.
+        models: a model per event type (the writer's ``event_models``).
         event_types: keep only events of these types.
         verbosity: keep only events at this level or less verbose, as a writer
             at that level would (a ``VerbosityLevel`` or its name in any case).
@@ -167,23 +249,26 @@ def read_events(
             level no one knows (a custom stdlib level) are kept.
         where: keep only events whose every key has the given value, compared
             as text: ``{"agent_id": "a1", "config.region": "eu", "turn": 3}``.
-            A key is an event field (``event_type``, ``level``, ...) or a dotted
-            path into ``data`` (optionally prefixed ``data.``); a value that is not
-            a string is compared as its JSON text (``3``, ``true``, ``null``).
+            A key is an event field (``event_type``, ``level``, a field of the
+            event's model, ...) or a dotted path into ``data`` (optionally
+            prefixed ``data.``); a value that is not a string is compared as
+            its JSON text (``3``, ``true``, ``null``).
         since: keep only events at or after this time (a naive datetime is
             local time, as Python takes it).
         until: keep only events before this time.
         simulation_id: keep only events of this simulation.
-        strict: raise on a corrupt line (``True``) or skip it (``False``).
+        strict: raise on a corrupt or invalid line (``True``) or skip it (``False``).
 
     Raises:
         FileNotFoundError: a source does not exist.
         ValueError: a source is a file not named ``.jsonl`` or ``.jsonl.gz``,
             or not a regular file; or *source* is an empty list.
-        TypeError, ValueError: a filter has the wrong type or value.
+        TypeError, ValueError: a filter has the wrong type or value, or a
+            model is not one the writer could write (see ``EventWriter``).
         All are raised by this call, before any reading.
     """
     paths = [check_source(path) for path in _paths(source)]
+    parse = line_parser(model, models)
     keep = event_filter(
         event_types=event_types,
         verbosity=verbosity,
@@ -195,12 +280,34 @@ def read_events(
     )
     for path in paths:
         _lifecycle.flush_directory(path if path.is_dir() else path.parent, OWN_WRITERS_TIMEOUT)
-    return EventStream(scan_sources(paths), keep, strict=strict)
+    return EventStream(scan_sources(paths, parse), keep, strict=strict)
+
+
+@overload
+def follow_events(
+    output_dir: Source,
+    *,
+    model: None = None,
+    models: Mapping[str, type[Event]] | None = None,
+    **options: Unpack[FollowOptions],
+) -> EventStream[Event]: ...
+
+
+@overload
+def follow_events(
+    output_dir: Source,
+    *,
+    model: type[_M],
+    models: Mapping[str, type[_M]] | None = None,
+    **options: Unpack[FollowOptions],
+) -> EventStream[_M]: ...
 
 
 def follow_events(
     output_dir: Source,
     *,
+    model: type[Event] | None = None,
+    models: Mapping[str, type[Event]] | None = None,
     event_types: Collection[str] | None = None,
     verbosity: VerbosityLevel | str | None = None,
     level: str | int | None = None,
@@ -212,7 +319,7 @@ def follow_events(
     from_start: bool = True,
     stop: threading.Event | None = None,
     poll_interval: float = 0.25,
-) -> EventStream:
+) -> EventStream[Any]:
     """Yield the events of *output_dir* as they are written, across rotations, like ``tail -F``.
 
     Each event is yielded once, in write order, including those in files
@@ -233,8 +340,8 @@ def follow_events(
 
     Args:
         output_dir: the writer's directory.
-        event_types, verbosity, level, where, since, until, simulation_id,
-            strict: as for ``read_events``.
+        model, models, event_types, verbosity, level, where, since, until,
+            simulation_id, strict: as for ``read_events``.
         from_start: begin with the events already in the directory (``True``)
             or only with those written from now on (``False``).
         stop: set it (from any thread) to end the iteration.
@@ -242,8 +349,9 @@ def follow_events(
             nothing new; *stop* is noticed within one interval.
 
     Raises:
-        TypeError, ValueError: a filter has the wrong type or value, *output_dir*
-            is not one path, or *poll_interval* is not positive; raised by this call.
+        TypeError, ValueError: a filter or model has the wrong type or value,
+            *output_dir* is not one path, or *poll_interval* is not positive;
+            raised by this call.
     """
     if not isinstance(output_dir, str | os.PathLike):
         raise TypeError(
@@ -254,6 +362,7 @@ def follow_events(
         raise ValueError(
             f"poll_interval must be a positive number of seconds, not {poll_interval!r}"
         )
+    parse = line_parser(model, models)
     keep = event_filter(
         event_types=event_types,
         verbosity=verbosity,
@@ -269,8 +378,20 @@ def follow_events(
         from_start=from_start,
         stop=stop,
         poll_interval=poll_interval,
+        parse=parse,
     )
     return EventStream(items, keep, strict=strict)
+
+
+def line_parser(model: Any, models: Any) -> LineParser:
+    """How lines are read: as ``Event``, or, given models, as the model of each event type.
+
+    Raises:
+        TypeError, ValueError: a model is not one the writer could write.
+    """
+    if model is None and models is None:
+        return parse_line
+    return EventModels(model, models).parse_line
 
 
 def check_source(path: Path) -> Path:
@@ -294,12 +415,17 @@ def check_source(path: Path) -> Path:
     return path
 
 
-def scan_sources(paths: Sequence[Path]) -> Generator[ScanItem, None, None]:
+def scan_sources(
+    paths: Sequence[Path], parse: LineParser = parse_line
+) -> Generator[ScanItem, None, None]:
     """Scan each checked source (see ``check_source``) and merge them by timestamp.
 
-    Yields every line once, and ``CAUGHT_UP`` once at the end.
+    Yields every line once, read by *parse*, and ``CAUGHT_UP`` once at the end.
     """
-    scans = [scan(path, follow=False) if path.is_dir() else scan_file(path) for path in paths]
+    scans = [
+        scan(path, follow=False, parse=parse) if path.is_dir() else scan_file(path, parse)
+        for path in paths
+    ]
     return scans[0] if len(scans) == 1 else merge_scans(scans)
 
 

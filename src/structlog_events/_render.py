@@ -10,7 +10,7 @@ import click
 import orjson
 
 from ._event import Event
-from ._query import MISSING, FieldPath, level_rank
+from ._query import MISSING, FieldPath, json_dumps, level_rank, own_fields
 from ._traceback import traceback_lines
 from ._verbosity import VerbosityLevel
 
@@ -53,7 +53,8 @@ class ReadableForm:
     """Turns events into readable text: time, level, verbosity, type, then ``key=value``.
 
     Events merged from several sources name theirs after the time.
-    The data shown is all of ``data``, or the chosen *fields* in their order
+    The values shown are the fields of the event's own model (those not
+    ``None``) and all of ``data``, or the chosen *fields* in their order
     (labelled as given, left out where an event has none).  A traceback
     (``exception``, ``stack``) follows on indented lines, laid out as Python
     prints it.  Control characters never reach the terminal raw: text holding
@@ -102,6 +103,9 @@ class ReadableForm:
     def _shown(self, event: Event) -> Iterator[tuple[str, Any, str | None]]:
         """``(label, value, data key)`` for each value shown, in order."""
         if self._fields is None:
+            for key, value in own_fields(event):
+                if value is not None:  # an unset optional field: noise on every line
+                    yield key, value, None
             for key, value in event.data.items():
                 yield key, value, key
             return
@@ -126,4 +130,4 @@ def _value(value: Any) -> str:
         and not any(char <= " " or char in '"=\x7f\u2028\u2029' for char in value)
     ):
         return value
-    return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
+    return json_dumps(value).decode()

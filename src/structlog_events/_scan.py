@@ -27,7 +27,7 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from ._event import Event
+from ._event import Event, ExtendedEvent
 from ._layout import (
     ARCHIVE_SUFFIX,
     CURRENT_NAME,
@@ -74,12 +74,15 @@ class LineProblem:
         torn: ``True`` for the unterminated last line of the live file, which
             is skipped rather than an error: a writer may be writing it, or
             stopped mid-write (the next writer cuts it).
+        invalid: ``True`` for an event that is not a valid instance of the
+            model it was read as (see ``read_events``' ``model``).
     """
 
     path: Path
     line_number: int
     reason: str
     torn: bool = False
+    invalid: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,11 +201,21 @@ def _split_lines(read: Callable[[], bytes]) -> Iterator[tuple[bytes, bool]]:
         parts = [data[end + 1 :]] if end + 1 < len(data) else []
 
 
+#: How a scan reads one line (without its newline): the event, or the problem with it.
+LineParser = Callable[[Path, int, bytes], ScannedLine | LineProblem]
+
+
 def parse_line(path: Path, line_number: int, raw: bytes) -> ScannedLine | LineProblem:
-    """Validate one line (without its newline) as an ``Event``."""
+    """Validate one line (without its newline) as an ``Event``.
+
+    A line with top-level fields beyond ``Event``'s (written with a model of
+    your own) is an ``ExtendedEvent`` holding them in ``model_extra``.
+    """
     try:
         return ScannedLine(path, line_number, raw, Event.model_validate_json(raw))
     except ValidationError as error:
+        if all(detail["type"] == "extra_forbidden" for detail in error.errors()):
+            return ScannedLine(path, line_number, raw, ExtendedEvent.model_validate_json(raw))
         return LineProblem(path, line_number, describe_invalid(raw, error))
 
 
@@ -253,8 +266,9 @@ class _Scan:
     first, then the live file up to its last complete line.
     """
 
-    def __init__(self, directory: Path, *, from_start: bool) -> None:
+    def __init__(self, directory: Path, *, from_start: bool, parse: LineParser) -> None:
         self.directory = directory
+        self._parse = parse
         self.current = directory / CURRENT_NAME
         self._live: _LiveFile | None = None
         #: Key of the newest rotated file already read (or skipped).
@@ -411,7 +425,7 @@ class _Scan:
                 ):
                     number += 1
                     if terminated:
-                        yield parse_line(path, number, line)
+                        yield self._parse(path, number, line)
                     else:
                         yield LineProblem(path, number, "unterminated last line of a rotated file")
             except _GZIP_ERRORS as error:
@@ -432,7 +446,7 @@ class _Scan:
                 return
             live.offset += len(line) + 1
             live.line_number += 1
-            yield parse_line(live.path, live.line_number, line)
+            yield self._parse(live.path, live.line_number, line)
 
     def _close_live(self, path: Path) -> Iterator[ScanItem]:
         """Read the rest of the rotated-away live file, known now as *path*, and close it."""
@@ -513,19 +527,21 @@ def scan(
     from_start: bool = True,
     stop: threading.Event | None = None,
     poll_interval: float = 0.25,
+    parse: LineParser = parse_line,
 ) -> Generator[ScanItem, None, None]:
     """Yield every line of *directory* in write order, then, with *follow*, new ones.
 
     After each look that read the live file to its end, ``CAUGHT_UP`` is
     yielded.  Without *follow* the scan ends there; with it, it ends at the
     first such point after *stop* is set.  Closing the iterator closes the files.
+    Each complete line is read by *parse* (as an ``Event``, unless told otherwise).
 
     A final look reads every line complete when it began: the files rotated
     before it are in its listings, the live file is read to its end.  One
     more look follows only if the live file, opened by an earlier look, was
     rotated away: lines may have reached its successor before the final look.
     """
-    reading = _Scan(directory, from_start=from_start)
+    reading = _Scan(directory, from_start=from_start, parse=parse)
     final_looks = deferrals = 0
     try:
         while True:
@@ -558,8 +574,10 @@ def scan(
 # -- one file, outside its directory --------------------------------------------
 
 
-def scan_file(path: Path) -> Generator[ScanItem, None, None]:
+def scan_file(path: Path, parse: LineParser = parse_line) -> Generator[ScanItem, None, None]:
     """Yield every line of the one event file *path* (``.gz`` decompressed), then ``CAUGHT_UP``.
+
+    Each complete line is read by *parse*.
 
     A rotated or compressed file never grows again, so its unterminated last
     line is corrupt; that of any other file (``events.jsonl``, a copy) may be
@@ -573,7 +591,7 @@ def scan_file(path: Path) -> Generator[ScanItem, None, None]:
             for line, terminated in _split_lines(lambda: stream.read(_CHUNK)):
                 number += 1
                 if terminated:
-                    yield parse_line(path, number, line)
+                    yield parse(path, number, line)
                 elif may_grow:
                     yield LineProblem(path, number, _TORN_REASON, torn=True)
                 else:

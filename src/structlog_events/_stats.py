@@ -22,6 +22,8 @@ class WriterStats:
             cannot hold as they are (``repr``, text for big integers, ...).
         rotations: files this writer rotated away.
         bytes: bytes this writer wrote (complete lines only).
+        invalid: events whose values did not validate as their event model,
+            written as a plain ``Event`` with the errors in ``data["_invalid"]``.
     """
 
     written: int = 0
@@ -30,6 +32,7 @@ class WriterStats:
     fallbacks: int = 0
     rotations: int = 0
     bytes: int = 0
+    invalid: int = 0
 
 
 class Counters:
@@ -42,7 +45,16 @@ class Counters:
     events, and neither count is lost.
     """
 
-    __slots__ = ("_lock", "bytes", "dropped", "failed", "fallbacks", "rotations", "written")
+    __slots__ = (
+        "_lock",
+        "bytes",
+        "dropped",
+        "failed",
+        "fallbacks",
+        "invalid",
+        "rotations",
+        "written",
+    )
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -52,6 +64,7 @@ class Counters:
         self.fallbacks = 0
         self.rotations = 0
         self.bytes = 0
+        self.invalid = 0
 
     def add(
         self,
@@ -62,6 +75,7 @@ class Counters:
         fallbacks: int = 0,
         rotations: int = 0,
         bytes: int = 0,
+        invalid: int = 0,
     ) -> None:
         """Add to the counters, all in one step (``written=-n, failed=n`` moves n)."""
         with self._lock:
@@ -71,6 +85,7 @@ class Counters:
             self.fallbacks += fallbacks
             self.rotations += rotations
             self.bytes += bytes
+            self.invalid += invalid
 
     def snapshot(self) -> WriterStats:
         """Return the current values as a frozen ``WriterStats``."""
@@ -82,6 +97,7 @@ class Counters:
                 fallbacks=self.fallbacks,
                 rotations=self.rotations,
                 bytes=self.bytes,
+                invalid=self.invalid,
             )
 
     def after_fork_in_child(self) -> None:

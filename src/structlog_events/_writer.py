@@ -21,12 +21,13 @@ from ._encode import encode_record
 from ._event import Event
 from ._file import EventFile, fsync_directory
 from ._layout import CURRENT_NAME, LOCK_NAME
-from ._mapping import RecordMapper, record_of_event
+from ._mapping import RecordMapper
 from ._options import Overflow, WriteMode
 from ._report import report
 from ._retention import Retention
 from ._sinks import QueuedSink, SyncSink
 from ._stats import Counters, WriterStats
+from ._typed import TypedEncoder, encode_event
 from ._verbosity import VerbosityLevel
 from .typing import Sink
 
@@ -94,14 +95,27 @@ class EventWriter:
             background thread (written under a temporary name, fsynced, then
             renamed; the plain file is removed after).  ``close()`` and
             interpreter exit wait for compressions under way.
+        event_model: your own subclass of ``Event``, the model of every event
+            (unless *event_models* names one for its type): record keys naming
+            one of its fields become that field, validated by the model, the
+            others go to ``data``; its defaults apply, ``event_id`` and
+            ``timestamp`` ones included.  ``None`` (default) for ``Event``.
+        event_models: a model per event type, such as
+            ``{"agent_decided": DecisionEvent}``.  An event whose values do
+            not validate as its model is written as a plain ``Event`` with the
+            errors in ``data["_invalid"]``, counted in ``stats.invalid`` and
+            said once on stderr.
 
     Raises:
         ValueError: an option has a value outside its valid range or names,
             ``output_dir`` is a file, or ``events.jsonl`` is not a plain file of
             its own (a symbolic link, FIFO or foreign hard link planted there is
-            refused).
+            refused); or a model cannot be written as given (a field with an
+            alias, a field named ``event`` or ``exc_info``, record keys the
+            writer consumes, an ``Event`` field redefined with another JSON type).
         TypeError: an option has the wrong type (``event_verbosity`` is not a
-            mapping, ``passthrough`` not a bool, a size not an int, ...).
+            mapping, ``passthrough`` not a bool, a size not an int, a model
+            not a subclass of ``Event``, ...).
     """
 
     def __init__(
@@ -122,6 +136,8 @@ class EventWriter:
         max_total_size: int | None = None,
         max_age: timedelta | None = None,
         compress: bool = False,
+        event_model: type[Event] | None = None,
+        event_models: Mapping[str, type[Event]] | None = None,
     ) -> None:
         self.output_dir = options.directory_path(output_dir, "output_dir")
         self.simulation_id = options.text(simulation_id, "simulation_id")
@@ -134,11 +150,18 @@ class EventWriter:
         levels = options.levels_by_event_type(event_verbosity, "event_verbosity")
         file_mode = options.permission_bits(file_mode, "file_mode")
         self.rotate_every = options.optional_period(rotate_every, "rotate_every")
+        models = options.event_models(event_model, event_models)
+        self.event_model = models.default
+        self.event_models: Mapping[str, type[Event]] = MappingProxyType(models.by_type)
         self.event_verbosity: Mapping[str, VerbosityLevel] = MappingProxyType(levels)
         self._chain = ChainEnd(self, passthrough=self.passthrough)
         self._kept = tuple(level for level in VerbosityLevel if level <= self.verbosity)
         self._mapper = RecordMapper(simulation_id, levels)
         self._counters = Counters()
+        #: How a record becomes a line: the ``Event`` fast path, or through the models.
+        self._encode = (
+            TypedEncoder(models, self._counters).encode if models.typed else encode_record
+        )
         self._retention = Retention(
             self.output_dir,
             max_files=max_files,
@@ -207,7 +230,7 @@ class EventWriter:
             verbosity = self._mapper.verbosity_of(method_name, event_dict)
             if verbosity in self._kept:
                 record, fallback = self._mapper.to_record(method_name, event_dict, verbosity)
-                line = self._encode(record, fallback)
+                line = self._line_of(record, fallback)
         except Exception as error:
             self._counters.add(failed=1)
             return self._chain.failed(event_dict, error)  # type: ignore[no-any-return]
@@ -227,6 +250,9 @@ class EventWriter:
         An event built without an explicit ``verbosity`` gets its level from
         ``event_verbosity`` when its type is there, and is written with it; an
         explicit ``verbosity`` (as every event read back from a file has) wins.
+        An instance of your own model (a subclass of ``Event``) is written as
+        it is, as ``event.model_dump_json()`` writes it; the writer's models do
+        not validate it again.
 
         Never raises: an argument that is not an ``Event`` is counted as failed.
         """
@@ -236,9 +262,14 @@ class EventWriter:
             return
         verbosity = self._mapper.verbosity_of_event(event)
         if verbosity in self._kept:
-            line = self._encode(record_of_event(event, verbosity), False)
-            if line is not None:
-                self._sink.submit(line)
+            try:
+                line, fallback = encode_event(event, verbosity)
+            except Exception as error:
+                self._not_encodable(error)
+                return
+            if fallback:
+                self._counters.add(fallbacks=1)
+            self._sink.submit(line)
 
     def keeps(self, verbosity: VerbosityLevel | str) -> bool:
         """Whether this writer keeps events of *verbosity* (a level or its name).
@@ -248,17 +279,20 @@ class EventWriter:
         """
         return VerbosityLevel.parse(verbosity) in self._kept
 
-    def _encode(self, record: dict[str, Any], fallback: bool) -> bytes | None:
+    def _line_of(self, record: dict[str, Any], fallback: bool) -> bytes | None:
         """Return the event's line; ``None`` (counted failed, reported) if it cannot be encoded."""
         try:
-            line, encoded_with_fallback = encode_record(record)
+            line, encoded_with_fallback = self._encode(record)
         except Exception as error:
-            self._counters.add(failed=1)
-            report(f"encode:{type(error).__name__}", f"event not encodable: {error!r}")
+            self._not_encodable(error)
             return None
         if fallback or encoded_with_fallback:
             self._counters.add(fallbacks=1)
         return line
+
+    def _not_encodable(self, error: Exception) -> None:
+        self._counters.add(failed=1)
+        report(f"encode:{type(error).__name__}", f"event not encodable: {error!r}")
 
     # -- state -----------------------------------------------------------------
 
