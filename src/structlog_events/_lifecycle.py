@@ -12,17 +12,17 @@ the **file**, then **retention** (compression of rotated files).
   workers end with ``os._exit()``, which skips ``atexit``), and equally the
   start of a normal interpreter exit: ``threading`` calls its shutdown hooks
   in both, before it joins the threads still running.  Each sink is flushed
-  (queued lines written and fsynced), then
-  told to make every caller wait for its line, so lines logged later (by
-  ``atexit`` handlers, or by threads still running in a worker about to end)
-  are in the file before their log call returns.
+  (queued lines written and fsynced); in a worker, each is then told to make
+  every caller wait until its line is written, so what threads still running
+  log is in the file before the worker ends.
 - Normal interpreter exit (``atexit``): each writer is closed, sink then file
   then retention, waiting for compressions under way.  Both exit hooks
   together wait ``EXIT_TIMEOUT`` at most.
 - The signal drain of ``install_signal_handlers()``: each sink is flushed.
 - A writer dropped without ``close()``: when it is garbage-collected, its sink
   is told to close (the writer thread writes what is queued, then closes the
-  file and ends) and its retention thread to stop, without waiting.
+  file and ends) and its retention thread to stop, without waiting; it stays
+  in the registry until that is done, so the exit still waits for it.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import atexit
 import contextlib
 import itertools
 import os
+import sys
 import threading
 import time
 import weakref
@@ -69,7 +70,11 @@ _keys = itertools.count()
 
 
 def register(owner: object, parts: Parts) -> None:
-    """Track *parts* while *owner* (the ``EventWriter``) lives; close them when it is dropped."""
+    """Track *parts* until they are closed; when *owner* (the ``EventWriter``) is dropped
+    without ``close()``, close them without waiting (the exit waits for what is left)."""
+    for key, registered in list(_live.items()):
+        if registered.sink.finished:
+            _live.pop(key, None)  # closed for good: nothing left to do at exit
     key = next(_keys)
     _live[key] = parts
     finalizer = weakref.finalize(owner, _release, key)
@@ -80,11 +85,13 @@ def close(parts: Parts, timeout: float | None) -> bool:
     """Close one writer's parts in order; ``False`` if *timeout* passed or a line was lost.
 
     The sink writes what it holds and closes the file (its writer thread does,
-    after the last line); then retention finishes its compressions.  Each
-    waits up to *timeout*.
+    after the last line); then retention finishes its compressions.  Both
+    together wait *timeout* at most.
     """
+    deadline = None if timeout is None else time.monotonic() + timeout
     written = parts.sink.close(timeout)
-    return parts.retention.close(timeout) and written
+    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+    return parts.retention.close(left) and written
 
 
 def flush_all(timeout: float) -> bool:
@@ -122,8 +129,12 @@ def resolved(directory: Path) -> Path:
 
 
 def _release(key: int) -> None:
-    """A writer was garbage-collected without ``close()``: let go of its parts, without waiting."""
-    parts = _live.pop(key, None)
+    """A writer was garbage-collected without ``close()``: close its parts, without waiting.
+
+    They stay registered until the close is done, so an exit meanwhile still
+    waits for the queue to be written.
+    """
+    parts = _live.get(key)
     if parts is not None:
         close(parts, 0)
 
@@ -151,8 +162,22 @@ def _exit_time_left() -> float:
 
 def _at_threads_shutdown() -> None:
     flush_all(_exit_time_left())
-    for parts in list(_live.values()):
-        parts.sink.wait_in_callers()
+    if _in_worker_process():
+        deadline = time.monotonic() + _exit_time_left()
+        for parts in list(_live.values()):
+            parts.sink.wait_in_callers(deadline)
+
+
+def _in_worker_process() -> bool:
+    """Whether this process is a ``multiprocessing`` (or ``concurrent.futures``) worker.
+
+    A worker ends with ``os._exit()`` once its threads are joined, without
+    ``atexit``: what its threads log from now on must be written by the time
+    their call returns.  Elsewhere ``atexit`` closes the writers after the
+    threads are joined, and log calls stay queued and quick until then.
+    """
+    multiprocessing = sys.modules.get("multiprocessing")
+    return multiprocessing is not None and multiprocessing.parent_process() is not None
 
 
 def _at_exit() -> None:

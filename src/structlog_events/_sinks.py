@@ -26,6 +26,7 @@ queued while it was busy, writes them with one ``write()`` and runs one
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from _thread import allocate_lock
@@ -42,6 +43,13 @@ from ._stats import Counters
 #: Lines the writer takes into one append, at most (and at most ``BATCH_BYTES``).
 BATCH_LINES: Final = 4096
 
+#: How often a caller waiting for a completion looks whether it is done, besides
+#: being woken: a waiter interrupted while it passed the wake-up on is covered.
+DONE_POLL_SECONDS: Final = 0.05
+
+#: How often a caller still waiting sees again that its item will be written.
+HEAL_SECONDS: Final = 1.0
+
 #: Longest the writer thread sleeps with nothing queued before looking again.
 #: Nothing depends on it (producers wake the thread); it bounds the cost of a
 #: wake-up that a bug might lose.
@@ -51,10 +59,6 @@ IDLE_SECONDS: Final = 1.0
 #: ``_Pipeline._gather``).
 GATHER_SECONDS: Final = 0.0002
 
-#: Longest a queued caller waits for its line at interpreter shutdown (see
-#: ``wait_in_callers``): a disk that stopped answering must not keep the
-#: process from ending.
-SHUTDOWN_WAIT_SECONDS: Final = 10.0
 
 #: How often a producer blocked on a full queue (``overflow="block"``) looks again.
 ROOM_POLL_SECONDS: Final = 0.05
@@ -102,12 +106,23 @@ class _Done:
             self._lock.release()
 
     def wait(self, timeout: float | None) -> bool:
-        """Return once set (``True``), or ``False`` after *timeout* seconds."""
-        if self.done:
-            return True
-        if not self._lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
-            return self.done
-        self._lock.release()  # let the next waiter through
+        """Return once set (``True``), or ``False`` after *timeout* seconds.
+
+        Each waiter that gets the lock releases it for the next.  A waiter
+        interrupted between the two (``KeyboardInterrupt``) keeps it, so the
+        others also look at ``done`` every ``DONE_POLL_SECONDS``: they are
+        delayed, never left waiting.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.done:
+            wait = DONE_POLL_SECONDS
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    return False
+            if self._lock.acquire(timeout=wait):
+                self._lock.release()  # let the next waiter through
+                return True
         return True
 
 
@@ -119,6 +134,12 @@ class _SyncLine(_Done):
     def __init__(self, line: bytes) -> None:
         super().__init__()
         self.line = line
+
+
+class _WrittenLine(_SyncLine):
+    """A queued caller's line in a worker process about to end: done once written."""
+
+    __slots__ = ()
 
 
 class _Flush(_Done):
@@ -133,6 +154,25 @@ class _Stop(_Flush):
     __slots__ = ()
 
 
+class _Later(_Done):
+    """Queue marker: completions whose lines were written by an interrupted drain.
+
+    Set, with its outcome, after the next ``fsync``: a SYNC caller waiting for
+    one of them returns only once its line is durable.
+    """
+
+    __slots__ = ("waiters",)
+
+    def __init__(self, waiters: list[_Done]) -> None:
+        super().__init__()
+        self.waiters = waiters
+
+    def set(self, ok: bool) -> None:
+        for waiter in self.waiters:
+            waiter.set(ok)
+        super().set(ok)
+
+
 _Item = bytes | _Done
 
 #: A pipeline's states, in the order it goes through them (plain ints, compared
@@ -144,8 +184,8 @@ class _Pipeline:
     """The queue, its drain and the writer thread, shared by both sinks.
 
     Lifecycle: ``flush``, ``close`` (idempotent; every caller waits for the
-    same outcome), ``wait_in_callers`` (at interpreter shutdown: from then on
-    every caller waits for its line) and ``after_fork_in_child``.
+    same outcome), ``wait_in_callers`` (a worker process ending: from then on
+    every caller waits until its line is written) and ``after_fork_in_child``.
 
     The outcome of ``flush`` and ``close`` is ``True`` only if every line this
     sink accepted before the call is written and fsynced: once a line is lost
@@ -171,8 +211,10 @@ class _Pipeline:
         self._idle = False
         self._thread: threading.Thread | None = None
         self._thread_started = False
+        self._start_tickets = itertools.count()  # the first ticket starts the thread
+        self._starter = 0  # thread id of the caller that started it
         self._no_thread = False  # no writer thread can run: callers write themselves
-        self._shutting_down = False  # every caller waits until its line is written
+        self._callers_wait_until = 0.0  # monotonic deadline of wait_in_callers, if called
         self._state = _OPEN
         self._stop_queued = False
         self._closed = _Stop()
@@ -207,14 +249,21 @@ class _Pipeline:
             self._stop_queued = True
         return self._wait(self._closed, timeout)
 
-    def wait_in_callers(self) -> None:
-        """From now on, a queued caller too waits until its line is written (shutdown).
+    def wait_in_callers(self, deadline: float) -> None:
+        """From now on, a queued caller too waits until its line is in the file.
 
-        Lines logged while the interpreter shuts down (by ``atexit`` handlers,
-        or by threads still running in a worker process about to end with
-        ``os._exit``) are then in the file when their log call returns.
+        For a worker process about to end with ``os._exit()``: lines logged by
+        threads still running are in the file when their call returns.  Each
+        waits until *deadline* (a ``time.monotonic()`` time) at most, and the
+        line is only written, not fsynced (the process ends, the machine goes
+        on).
         """
-        self._shutting_down = True
+        self._callers_wait_until = deadline
+
+    @property
+    def finished(self) -> bool:
+        """Whether the pipeline is closed and its file with it."""
+        return self._state == _CLOSED
 
     def after_fork_in_child(self) -> None:
         """An empty queue and no thread: the parent's lines are the parent's to write."""
@@ -229,12 +278,6 @@ class _Pipeline:
                 closed.set(False)  # the parent was closing: its outcome is the parent's
 
     # -- producers -------------------------------------------------------------
-
-    def _submit_and_wait(self, line: bytes, timeout: float | None) -> None:
-        """Queue *line* and return once it is written and fsynced (or *timeout* passed)."""
-        waiter = _SyncLine(line)
-        self._put(waiter)
-        self._wait(waiter, timeout)
 
     def _refuse(self) -> None:
         """Count and report a line offered after ``close()``."""
@@ -262,7 +305,12 @@ class _Pipeline:
             self._wake.post()
 
     def _wait(self, done: _Done, timeout: float | None) -> bool:
-        """Wait for *done*; ``False`` at once where waiting would wait on this thread itself."""
+        """Wait for *done*; ``False`` at once where waiting would wait on this thread itself.
+
+        Every ``HEAL_SECONDS`` without an outcome the wait sees again that
+        someone will write the item (a thread start another caller was
+        interrupted in, a wake-up lost): a wait never depends on one signal.
+        """
         if not done.done:
             me = threading.get_ident()
             if self._drainer == me:
@@ -270,26 +318,49 @@ class _Pipeline:
             thread = self._thread
             if thread is not None and thread.ident == me:
                 return False  # the writer thread (a rotation hook) cannot wait for itself
-            if not self._thread_started:
-                # The writer thread is being started by the frame this call
-                # interrupted: nobody else will write the item now.
+            if not self._thread_started and self._starter == me:
+                # A handler that interrupted this thread while it started the
+                # writer thread: the start goes on only once the handler returns.
                 self._drain_now()
-        return done.wait(timeout) and done.ok
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = HEAL_SECONDS if deadline is None else deadline - time.monotonic()
+            if done.wait(min(HEAL_SECONDS, max(0.0, left))):
+                break
+            if deadline is not None and left <= HEAL_SECONDS:
+                return False
+            if self._thread is None:
+                # A start interrupted before it claimed the thread: start again.
+                self._start_tickets = itertools.count()
+                self._see_to()
+            elif self._idle:
+                self._wake.post()  # a wake-up lost
+        return done.ok
 
     def _start_thread(self) -> bool:
-        """Start the writer thread; ``False`` if it cannot run (interpreter shutdown)."""
-        thread = threading.Thread(target=self._run, name="structlog-events-writer", daemon=True)
-        # Claimed before start(): a signal handler that logs while start()
-        # runs finds the thread claimed, and drains itself (see ``_wait``).
-        self._thread = thread
+        """Start the writer thread, or leave it to the caller already starting it.
+
+        Returns:
+            ``False`` if no thread can run (interpreter shutdown): callers then
+            write what they queue themselves.
+        """
+        if next(self._start_tickets) != 0:
+            return not self._no_thread  # another caller starts it
+        thread = None
         try:
+            thread = threading.Thread(target=self._run, name="structlog-events-writer", daemon=True)
+            # Claimed before start(): a signal handler that logs while start()
+            # runs finds the thread claimed, and drains itself (see ``_wait``).
+            self._starter = threading.get_ident()
+            self._thread = thread
             thread.start()
         except RuntimeError:  # "can't create new thread at interpreter shutdown"
             self._no_thread = True
             return False
         except BaseException:  # interrupted: unclaimed unless the thread runs
-            if thread.ident is None:
+            if thread is None or thread.ident is None:
                 self._thread = None
+                self._start_tickets = itertools.count()  # the next caller starts it
             else:
                 self._thread_started = True
             raise
@@ -346,32 +417,30 @@ class _Pipeline:
     def _drain(self) -> None:
         """Take and write batches until the queue is empty; the caller holds the drain.
 
-        Only a drain in a caller's thread (at shutdown) can be interrupted
-        (``KeyboardInterrupt``); what it had taken is then settled before the
-        exception goes on: lines not written are counted failed, waiters
-        released, and a close it had taken is queued again.
+        Only a drain in a caller's own thread can be interrupted (by a
+        ``KeyboardInterrupt``: where no writer thread can run, or in a handler
+        that interrupted its thread's start of one).  What it had taken is then
+        settled before the exception goes on: taken but not yet handed to the
+        file, it is queued again as it was; handed, the file's own counts say
+        what was written, the rest is counted failed, and the completions wait
+        for a later ``fsync`` (see ``_Later``).
         """
         while self._queue and self._state != _CLOSED:
+            items: list[_Item] = []
             lines: list[bytes] = []
             waiters: list[_Done] = []
-            written = False
+            handed = False
+            written_before, lost_before = self._file.written_seq, self._file.lost
             try:
                 self._gather()
-                self._take(lines, waiters)
+                self._take(items, lines, waiters)
+                handed = True
                 if lines:
                     self._guarded(self._file.append, lines, failed_lines=len(lines))
-                written = True
-                if waiters or self._file.sync_due():
+                if self._file.sync_due() or any(type(w) is not _WrittenLine for w in waiters):
                     self._guarded(self._file.sync_written)
             except BaseException:
-                if lines and not written:
-                    self._counters.add(failed=len(lines))
-                    self._file.count_lost(len(lines))
-                for waiter in waiters:
-                    if type(waiter) is _Stop:
-                        self._queue.appendleft(waiter)
-                    else:
-                        waiter.set(False)
+                self._settle_interrupted(items, lines, waiters, handed, written_before, lost_before)
                 raise
             ok = self._file.lost == 0
             self._last_group = sum(type(waiter) is _SyncLine for waiter in waiters)
@@ -380,6 +449,27 @@ class _Pipeline:
                     self._finish(waiter)
                 else:
                     waiter.set(ok)
+
+    def _settle_interrupted(
+        self,
+        items: list[_Item],
+        lines: list[bytes],
+        waiters: list[_Done],
+        handed: bool,
+        written_before: int,
+        lost_before: int,
+    ) -> None:
+        """Settle a batch whose drain was interrupted, so nothing taken is lost or miscounted."""
+        if not handed:
+            self._queue.extendleft(reversed(items))
+            return
+        settled = (self._file.written_seq - written_before) + (self._file.lost - lost_before)
+        if settled < len(lines):
+            self._counters.add(failed=len(lines) - settled)
+            self._file.count_lost(len(lines) - settled)
+        stops = [waiter for waiter in waiters if type(waiter) is _Stop]
+        pending = [waiter for waiter in waiters if type(waiter) is not _Stop]
+        self._queue.extendleft([*stops, _Later(pending)] if pending else stops)
 
     def _gather(self) -> None:
         """Give the SYNC callers of the last commit a moment to join the next one.
@@ -404,23 +494,22 @@ class _Pipeline:
         finally:
             self._gathering = False
 
-    def _take(self, lines: list[bytes], waiters: list[_Done]) -> None:
-        """Move queued lines into *lines* and completions into *waiters*, up to a stop marker.
-
-        A stop marker ends the batch, as the last of *waiters*.
-        """
+    def _take(self, items: list[_Item], lines: list[bytes], waiters: list[_Done]) -> None:
+        """Move queued items into *items*, their lines into *lines* and completions into
+        *waiters*, up to a stop marker, which ends the batch as the last of *waiters*."""
         queue = self._queue
         size = 0
         try:
             while queue and len(lines) < BATCH_LINES and size < BATCH_BYTES:
                 item = queue.popleft()
+                items.append(item)
                 if type(item) is bytes:
                     lines.append(item)
                     size += len(item)
                     continue
                 assert isinstance(item, _Done)
                 waiters.append(item)
-                if type(item) is _SyncLine:
+                if isinstance(item, _SyncLine):
                     lines.append(item.line)
                     size += len(item.line)
                 elif type(item) is _Stop:
@@ -468,11 +557,11 @@ class _Pipeline:
                 item = queue.popleft()
             except IndexError:
                 return
-            if type(item) is bytes or type(item) is _SyncLine:
+            if type(item) is bytes or isinstance(item, _SyncLine):
                 self._counters.add(failed=1)
                 report("closed", "event logged after close() was not written (counted as failed)")
             if isinstance(item, _Done):
-                item.set(ok if type(item) is not _SyncLine else False)
+                item.set(ok and not isinstance(item, _SyncLine))
 
 
 def signals_land_here() -> bool:
@@ -553,8 +642,10 @@ class QueuedSink(_Pipeline):
             time.sleep(0)
             if len(queue) >= self._max_queue_size and not self._make_room():
                 return
-        if self._shutting_down:
-            self._submit_and_wait(line, SHUTDOWN_WAIT_SECONDS)
+        if self._callers_wait_until:
+            waiter = _WrittenLine(line)
+            self._put(waiter)
+            self._wait(waiter, max(0.0, self._callers_wait_until - time.monotonic()))
             return
         queue.append(line)
         if self._idle or self._thread is None or self._state != _OPEN:

@@ -19,6 +19,7 @@ import contextlib
 import dis
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -179,12 +180,12 @@ def fresh(mode: WriteMode, *, logged: tuple[str, ...] = ()) -> Callable[[Path], 
 
 
 def at_shutdown(mode: WriteMode) -> Callable[[Path], EventWriter]:
-    """A writer as interpreter shutdown leaves it: every caller waits for its line."""
+    """A writer as a worker process's end leaves it: every caller waits for its line."""
 
     def setup(directory: Path) -> EventWriter:
         writer = EventWriter(directory, "sim", mode=mode)
         log(writer, "before")
-        writer._sink.wait_in_callers()
+        writer._sink.wait_in_callers(time.monotonic() + 60)
         return writer
 
     return setup
