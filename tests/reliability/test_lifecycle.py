@@ -94,6 +94,33 @@ class TestDroppedWriters:
         wait_until(lambda: descriptors_on(tmp_path) == 0)
         check_event_dir(tmp_path, expected=keys("w", 2000))
 
+    def test_a_writer_dropped_before_the_exit_has_its_queue_written(self, tmp_path: Path) -> None:
+        """A queued writer garbage-collected just before the interpreter exits (a logger
+        local to a function) still has every event it accepted written."""
+        run_script(
+            """
+            from structlog_events import _file
+            directory = sys.argv[1]
+
+            class SlowOs:
+                def __getattr__(self, name):
+                    return getattr(os, name)
+                def write(self, fd, data):
+                    time.sleep(0.01)
+                    return os.write(fd, data)
+
+            def work():
+                writer = EventWriter(directory, "sim", overflow="block", max_file_size=4000)
+                for n in range(2000):
+                    log(writer, "w", n)
+
+            _file.os = SlowOs()
+            work()  # the writer is dropped here, its queue far from written
+            """,
+            tmp_path,
+        )
+        check_event_dir(tmp_path, expected=keys("w", 2000))
+
 
 class TestCloseOutcome:
     def test_a_second_close_waits_for_the_first(
@@ -241,3 +268,80 @@ class TestExit:
         )
         exit_seconds = time.time() - float(result.stdout)
         assert 2.5 < exit_seconds < 5.5
+
+    def test_atexit_handlers_that_log_to_a_stuck_disk_do_not_stretch_the_exit(
+        self, tmp_path: Path
+    ) -> None:
+        """An atexit handler that logs a hundred events to a disk that stopped answering
+        still ends within EXIT_TIMEOUT in all."""
+        result = run_script(
+            """
+            import atexit
+            from structlog_events import _file, _lifecycle
+            directory = sys.argv[1]
+            _lifecycle.EXIT_TIMEOUT = 3.0
+
+            class StuckOs:
+                def __getattr__(self, name):
+                    return getattr(os, name)
+                def write(self, fd, data):
+                    time.sleep(3600)
+
+            writer = EventWriter(directory, "sim", overflow="block")
+            log(writer, "w", 0)
+            writer.flush()
+            _file.os = StuckOs()
+
+            @atexit.register
+            def goodbye():
+                for n in range(1, 101):
+                    log(writer, "w", n)
+
+            print(time.time(), flush=True)
+            """,
+            tmp_path,
+            timeout=60,
+        )
+        exit_seconds = time.time() - float(result.stdout)
+        assert exit_seconds < 5.5
+
+    def test_threads_logging_after_the_main_thread_returned_stay_queued(
+        self, tmp_path: Path
+    ) -> None:
+        """A program whose main thread returns while a worker thread goes on logging: the
+        worker's queued calls are not turned into one write each (that is for worker
+        processes about to end with os._exit), and every event is written."""
+        result = run_script(
+            """
+            from structlog_events import _file
+            directory = sys.argv[1]
+            writes = [0]
+
+            class CountingOs:
+                def __getattr__(self, name):
+                    return getattr(os, name)
+                def write(self, fd, data):
+                    writes[0] += 1
+                    return os.write(fd, data)
+
+            writer = EventWriter(directory, "sim", overflow="block")
+            log(writer, "w", 0)
+            writer.flush()
+            _file.os = CountingOs()
+            started = threading.Event()
+
+            def worker():
+                started.set()
+                time.sleep(0.3)  # the main thread has returned by now
+                for n in range(1, 501):
+                    log(writer, "w", n)
+                os.write(1, b"%d\\n" % writes[0])
+
+            threading.Thread(target=worker).start()
+            started.wait()
+            """,
+            tmp_path,
+            timeout=60,
+        )
+        assert int(result.stdout.split()[-1]) < 250
+        check_event_dir(tmp_path, expected=keys("w", 501))
