@@ -440,8 +440,8 @@ class TestCompression:
 
     def test_a_file_another_writer_is_compressing_is_left_to_it(self, tmp_path: Path) -> None:
         """While another process holds the plain file's flock, it is not compressed twice."""
+        retention = Retention(tmp_path, compress=True)  # before the file: no catch-up sweep
         plain = make_rotated(tmp_path, 1, b'{"i": 1}\n')
-        retention = Retention(tmp_path, compress=True)
         with open(plain, "rb") as held:
             fcntl.flock(held, fcntl.LOCK_EX)
             retention.sweep()

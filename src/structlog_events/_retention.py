@@ -50,6 +50,7 @@ from ._layout import (
 )
 from ._options import flag, optional_limit, optional_period
 from ._report import report
+from ._wakeup import Wakeup
 
 #: gzip's own default level.  On event lines level 9 took 1.4 times the CPU for
 #: archives 3% smaller; level 1 half the CPU for archives 10% larger.
@@ -59,6 +60,9 @@ _COPY_CHUNK: Final = 1024 * 1024
 # Linux gives each thread its own nice value: compression yields the CPU to
 # the threads that log and write.
 _WORKER_NICE: Final = 10
+# Longest the thread sleeps before looking for a request again (requests wake
+# it; this bounds the cost of a wake-up a bug might lose).
+_IDLE_SECONDS: Final = 1.0
 
 
 class Retention:
@@ -128,9 +132,9 @@ class Retention:
             self._catch_up()
 
     def _init_threading(self) -> None:
-        # Re-entrant: close() may come from a signal handler that interrupted
-        # a rotation hook of the same thread.
-        self._condition = threading.Condition(threading.RLock())
+        # No lock: close() may come from a signal handler, or be cut short by
+        # Ctrl-C, on the main thread; it sets a flag and posts a wake-up.
+        self._wake = Wakeup()
         self._requested = False
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -157,10 +161,9 @@ class Retention:
             ``False`` if *timeout* seconds passed first (the thread goes on
             while the process lives), else ``True``.
         """
-        with self._condition:
-            self._stopping = True
-            thread = self._thread
-            self._condition.notify_all()
+        self._stopping = True
+        self._wake.post()
+        thread = self._thread
         if thread is None:
             return True
         thread.join(timeout)
@@ -192,18 +195,28 @@ class Retention:
         self._request_sweep(path)
 
     def _request_sweep(self, path: Path) -> None:
-        with self._condition:
+        """Hand a sweep to the thread, started at the first request.
+
+        Requests come from rotations, which the writer's drain serialises, and
+        from the constructor before any: one caller at a time starts the thread.
+        """
+        self._requested = True
+        if not self._stopping and (self._thread is not None or self._start_thread()):
+            self._wake.post()
             if not self._stopping:
-                self._requested = True
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="structlog-events-compress", daemon=True
-                    )
-                    self._thread.start()
-                self._condition.notify()
                 return
-        # Closed, or the interpreter is exiting: nobody is left to hand it to.
+        # Closed (the thread may be gone), or the interpreter is exiting: do it
+        # here.  A sweep the thread runs too at worst finds the work done.
         self.sweep()
+
+    def _start_thread(self) -> bool:
+        thread = threading.Thread(target=self._run, name="structlog-events-compress", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # "can't create new thread at interpreter shutdown"
+            return False
+        self._thread = thread
+        return True
 
     # -- the thread ------------------------------------------------------------
 
@@ -211,16 +224,19 @@ class Retention:
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _WORKER_NICE)
         while True:
-            with self._condition:
-                while not self._requested and not self._stopping:
-                    self._condition.wait()
-                if not self._requested:
-                    return  # stopping, and every request was served
+            # Stopping is read before the request: a request made after this
+            # look finds the thread stopping, and sweeps itself.
+            stopping = self._stopping
+            if self._requested:
                 self._requested = False
-            try:
-                self.sweep()
-            except Exception as error:  # the thread must outlive any one failure
-                report("compress-error", f"compression thread error, carrying on: {error!r}")
+                try:
+                    self.sweep()
+                except Exception as error:  # the thread must outlive any one failure
+                    report("compress-error", f"compression thread error, carrying on: {error!r}")
+            elif stopping:
+                return  # every request was served
+            else:
+                self._wake.wait(_IDLE_SECONDS)
 
     # -- compression -----------------------------------------------------------
 

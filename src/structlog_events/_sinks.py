@@ -39,6 +39,7 @@ from ._layout import BATCH_BYTES
 from ._options import Overflow
 from ._report import report
 from ._stats import Counters
+from ._wakeup import Wakeup
 
 #: Lines the writer takes into one append, at most (and at most ``BATCH_BYTES``).
 BATCH_LINES: Final = 4096
@@ -62,28 +63,6 @@ GATHER_SECONDS: Final = 0.0002
 
 #: How often a producer blocked on a full queue (``overflow="block"``) looks again.
 ROOM_POLL_SECONDS: Final = 0.05
-
-
-class _Signal:
-    """A wake-up that one side posts and the other consumes: a binary semaphore.
-
-    Posting twice before a wait counts once.  Both sides are single C calls on
-    a bare lock, safe in a signal handler that interrupted either.
-    """
-
-    __slots__ = ("_lock",)
-
-    def __init__(self) -> None:
-        self._lock = allocate_lock()
-        self._lock.acquire()
-
-    def post(self) -> None:
-        with contextlib.suppress(RuntimeError):  # posted already
-            self._lock.release()
-
-    def wait(self, timeout: float) -> bool:
-        """Consume a post, waiting up to *timeout* seconds for one; ``False`` if none came."""
-        return self._lock.acquire(timeout=timeout)
 
 
 class _Done:
@@ -200,9 +179,9 @@ class _Pipeline:
 
     def _init_state(self) -> None:
         self._queue: deque[_Item] = deque()
-        self._wake = _Signal()
-        self._room = _Signal()
-        self._arrival = _Signal()  # a SYNC line was queued while the drain gathers
+        self._wake = Wakeup()
+        self._room = Wakeup()
+        self._arrival = Wakeup()  # a SYNC line was queued while the drain gathers
         self._gathering = False
         self._last_group = 0  # SYNC lines in the last commit
         # The drain: whoever holds it takes lines from the queue and writes them.

@@ -231,6 +231,31 @@ class TestCtrlCAtEveryLine:
 
         every_line(tmp_path, fresh(mode, logged=logged), operation, lambda w: ctrl_c, check)
 
+    def test_close_with_other_threads_waiting(self, tmp_path: Path, mode: WriteMode) -> None:
+        """Ctrl-C anywhere in close() (or in the wait that ends it) never leaves the threads
+        waiting for the same outcome behind: their flush() and close() return."""
+        logged = tuple(f"e{n}" for n in range(20))
+        waiters: list[threading.Thread] = []
+
+        def setup(directory: Path) -> EventWriter:
+            writer = fresh(mode, logged=logged)(directory)
+            waiters[:] = [
+                threading.Thread(target=call, daemon=True)
+                for call in (writer.flush, writer.close, writer.flush)
+            ]
+            for waiter in waiters:
+                waiter.start()
+            return writer
+
+        def check(writer: EventWriter, directory: Path, interrupted: bool) -> None:
+            assert writer.close(timeout=10)
+            for waiter in waiters:
+                waiter.join(timeout=10)
+                assert not waiter.is_alive(), "a waiter was left behind"
+            assert names_in(directory) == list(logged)
+
+        every_line(tmp_path, setup, lambda w: w.close(), lambda w: ctrl_c, check)
+
     def test_a_log_call_at_shutdown(self, tmp_path: Path, mode: WriteMode) -> None:
         """At interpreter shutdown every caller waits for its line: Ctrl-C anywhere leaves the
         writer whole, and the event is written once or not at all."""

@@ -1,0 +1,29 @@
+"""A wake-up that one thread posts and another consumes, safe in a signal handler."""
+
+from __future__ import annotations
+
+import contextlib
+from _thread import allocate_lock
+
+
+class Wakeup:
+    """A binary semaphore: posting twice before a wait counts once.
+
+    Both sides are single C calls on a bare lock: a signal handler (or a
+    ``KeyboardInterrupt``) that lands on either side never leaves a lock held,
+    as it can with ``threading.Condition``, whose ``__exit__`` is Python code.
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = allocate_lock()
+        self._lock.acquire()
+
+    def post(self) -> None:
+        with contextlib.suppress(RuntimeError):  # posted already
+            self._lock.release()
+
+    def wait(self, timeout: float) -> bool:
+        """Consume a post, waiting up to *timeout* seconds for one; ``False`` if none came."""
+        return self._lock.acquire(timeout=timeout)
