@@ -449,20 +449,32 @@ class TestCompression:
         retention.sweep()
         assert rotated_names(tmp_path) == [plain.name + ".gz"]
 
+    @pytest.mark.parametrize("orphan_removed", [False, True], ids=["temporary-left", "swept"])
     def test_a_file_deleted_mid_compression_is_not_brought_back(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str],
+        orphan_removed: bool,
     ) -> None:
-        """A plain file deleted (by another writer's retention) while compressed gets no archive."""
+        """A plain file deleted (by another writer's retention) while compressed gets no archive,
+        and no error is reported, also when that writer's sweep removed the temporary archive
+        as an orphan."""
         plain = make_rotated(tmp_path, 1, b'{"i": 1}\n')
         original = Retention._write_archive
 
-        def deleted_meanwhile(self: Retention, *args: Any) -> None:
-            original(self, *args)
+        def deleted_meanwhile(self: Retention, source_fd: int, temp: Path, *args: Any) -> None:
+            original(self, source_fd, temp, *args)
             plain.unlink()
+            if orphan_removed:
+                temp.unlink()
 
         monkeypatch.setattr(Retention, "_write_archive", deleted_meanwhile)
-        assert Retention(tmp_path, compress=True).compress_file(plain) is False
+        retention = Retention(tmp_path, compress=True)
+        assert retention.compress_file(plain) is False
+        retention.sweep()
         assert os.listdir(tmp_path) == []
+        assert capfd.readouterr().err == ""
 
     def test_retention_counts_archives_after_compression(self, tmp_path: Path) -> None:
         """With compression, ``max_total_size`` is measured on the archives, not the plain files."""

@@ -297,16 +297,22 @@ class Retention:
                 return False
             if not os.path.lexists(target):
                 self._write_archive(fd, temp, target.name, info.st_mtime)
-                if not _still_named(source, info):
-                    # Deleted by retention meanwhile: do not bring it back.
-                    os.unlink(temp)
+                try:
+                    if not _still_named(source, info):
+                        # Deleted by retention meanwhile: do not bring it back.
+                        os.unlink(temp)
+                        return False
+                    os.rename(temp, target)
+                except FileNotFoundError:
+                    # The temporary is gone: another writer's sweep took it for
+                    # an orphan, its plain file deleted by retention meanwhile.
                     return False
-                os.rename(temp, target)
                 fsync_directory(self.directory)
             # The archive is complete and durable under its name: the plain
             # file can go.  Removed under the flock, so a writer that takes the
-            # lock next finds it gone.
-            os.unlink(source)
+            # lock next finds it gone (or retention removed it already).
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(source)
             fsync_directory(self.directory)
             return True
         finally:
