@@ -23,8 +23,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from structlog_events import Event, EventWriter, WriterStats, read_events
+from structlog_events._file import EventFile
 from structlog_events._layout import ROTATED_PATTERN, rotated_name
 from structlog_events._retention import Retention
+from structlog_events._stats import Counters
 
 #: Bytes at which the tests rotate: a few events per file.
 SMALL_FILE: int = 1200
@@ -170,6 +172,27 @@ class TestMaxFiles:
         assert (out / "events_2000-01-01_00-00-00-000002.jsonl").is_symlink()
         assert outside.read_bytes() == b"keep\n"
         assert len([n for n in rotated_names(out) if not n.startswith("events_2000")]) == 1
+
+    def test_limit_holds_within_one_long_append(self, tmp_path: Path) -> None:
+        """One append that fills many files (a queued writer's batch) applies retention after
+        each rotation: there are never more than ``max_files`` rotated files, plus the one just
+        rotated whose hook is running."""
+        retention = Retention(tmp_path, max_files=2)
+        seen: list[int] = []
+
+        def after_rotation(path: Path) -> None:
+            seen.append(len(rotated_names(tmp_path)))
+            assert retention.after_rotation is not None
+            retention.after_rotation(path)
+
+        event_file = EventFile(
+            tmp_path, max_file_size=100, counters=Counters(), after_rotation=after_rotation
+        )
+        event_file.append([b'{"i": %d, "pad": "%s"}\n' % (i, b"x" * 60) for i in range(50)])
+        event_file.close()
+        assert len(seen) == 49
+        assert max(seen) == 3
+        assert len(rotated_names(tmp_path)) == 2
 
 
 class TestMaxTotalSize:

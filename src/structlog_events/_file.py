@@ -181,28 +181,33 @@ class EventFile:
 
         Lines that cannot be written (I/O error, disk full, file closed) are
         counted as failed and reported; no partial line is left in the file.
+        Each rotation's hooks run before the next rotation: retention holds
+        within one long append (a queued writer's batch) too.
 
         Returns:
             The number of the last line written, for ``sync_through``; 0 if none was.
         """
-        with self._lock:
-            if self._closed:
-                self._fail(len(lines))
-                report(
-                    "closed",
-                    "event logged after close() was not written (counted as failed)",
-                )
-                return 0
-            try:
-                with self._process_lock():
-                    self._follow_disk()
-                    seq = self._append_locked(lines)
-            except OSError as error:
-                self._fail(len(lines))
-                self._report_error(error)
-                seq = 0
-        self._run_rotation_hooks()
-        return seq
+        seq_before = self._written_seq
+        index, count = 0, len(lines)
+        while index < count:
+            with self._lock:
+                if self._closed:
+                    self._fail(count - index)
+                    report(
+                        "closed",
+                        "event logged after close() was not written (counted as failed)",
+                    )
+                    break
+                try:
+                    with self._process_lock():
+                        self._follow_disk()
+                        index = self._append_locked(lines, index)
+                except OSError as error:
+                    self._fail(count - index)
+                    self._report_error(error)
+                    break
+            self._run_rotation_hooks()
+        return self._written_seq if self._written_seq > seq_before else 0
 
     def count_lost(self, count: int) -> None:
         """Count *count* lines handed to this file as lost (their write raised unexpectedly)."""
@@ -256,17 +261,18 @@ class EventFile:
         self._run_rotation_hooks()
 
     def after_fork_in_child(self) -> None:
-        """Fresh locks, and own file descriptors: the parent's are shared with it.
+        """Fresh locks, and no descriptors: the parent's are shared with the child.
 
-        A parent thread may have been mid-write at the fork; the reopen waits
-        for the parent's ``flock``, so it sees the file as that write left it.
+        Nothing is opened here: a child that only calls ``exec()`` (``subprocess``
+        with ``preexec_fn``) must not wait on the disk.  The first append opens the
+        file again, after the ``flock``, so it sees the file as a parent thread
+        mid-write at the fork left it.
         """
         self._lock = threading.Lock()
         self._rotated = []
         # The parent's lines are the parent's to fsync; the copies of its
         # descriptors close here, the parent's stay open.
         self._durable_seq = self._written_seq
-        reopen = self._fd is not None
         for fd in (self._fd, self._lock_fd):
             if fd is not None:
                 with contextlib.suppress(OSError):
@@ -274,12 +280,6 @@ class EventFile:
         self._fd = None
         self._inode = None
         self._lock_fd = None
-        if reopen and not self._closed:
-            try:
-                with self._process_lock():
-                    self._open(create=False)
-            except OSError:
-                pass  # opened again, created if need be, by the next append
 
     def _run_rotation_hooks(self) -> None:
         """Hand each file rotated away to ``after_rotation``, under no lock."""
@@ -400,12 +400,18 @@ class EventFile:
 
     # -- under both locks -------------------------------------------------
 
-    def _append_locked(self, lines: list[bytes]) -> int:
-        seq_before = self._written_seq
+    def _append_locked(self, lines: list[bytes], index: int) -> int:
+        """Write *lines* from *index* on, up to the second rotation they need.
+
+        Returns:
+            The index of the first line not handled yet: where a second
+            rotation is due, else the end (lines that failed count as handled).
+        """
         if self._fsync_failed and self._size == 0:
             # An empty file holds no lost page: nothing to move away from.
             self._fsync_failed = False
-        index, count = 0, len(lines)
+        count = len(lines)
+        rotated = False
         while index < count:
             first = lines[index]
             try:
@@ -418,11 +424,14 @@ class EventFile:
                     or self._size + len(first) > self.max_file_size
                     or self._period_ended()
                 ):
+                    if rotated:
+                        return index  # the rotation hooks run first
                     self._rotate()
+                    rotated = True
             except OSError as error:
                 self._fail(count - index)
                 self._report_error(error)
-                break
+                return count
             # Gather the lines that fit in this file into one write() call.
             end, chunk_size = index + 1, len(first)
             while end < count and self._size + chunk_size + len(lines[end]) <= self.max_file_size:
@@ -434,9 +443,9 @@ class EventFile:
             self._counters.add(written=written_lines, bytes=written_bytes)
             if written_lines < len(chunk):
                 self._fail(count - index - written_lines)
-                break
+                return count
             index = end
-        return self._written_seq if self._written_seq > seq_before else 0
+        return index
 
     def _period_ended(self) -> bool:
         """Whether a ``rotate_every`` boundary has passed since the open file was begun.

@@ -77,3 +77,42 @@ class TestFork:
             *(keys(f"child{c}", CHILD_EVENTS) for c in range(CHILDREN))
         )
         check_event_dir(tmp_path, expected=expected, max_file_size=32_000)
+
+
+class TestForkThenExec:
+    def test_a_child_that_only_execs_touches_no_event_file(self, tmp_path: Path) -> None:
+        """``subprocess`` with ``preexec_fn`` forks and execs: the at-fork hook opens no file and
+        syncs nothing in the child, so a disk that stopped answering does not hang it, and a
+        forked child that logs opens the file then."""
+        run_script(
+            """
+            import subprocess
+            from structlog_events import _file
+            directory = sys.argv[1]
+            writer = EventWriter(directory, "sim", mode="sync")
+            log(writer, "parent", 0)
+
+            class StuckOs:
+                def __getattr__(self, name):
+                    return getattr(os, name)
+                def fsync(self, fd):
+                    time.sleep(3600)
+
+            _file.os = StuckOs()
+            child = subprocess.run(
+                [sys.executable, "-c", "pass"], preexec_fn=lambda: None, timeout=20
+            )
+            assert child.returncode == 0
+            _file.os = os
+            pid = os.fork()
+            if pid == 0:
+                log(writer, "child", 0)
+                os._exit(0 if writer.close(timeout=20) else 1)
+            assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+            log(writer, "parent", 1)
+            assert writer.close()
+            """,
+            tmp_path,
+            timeout=60,
+        )
+        check_event_dir(tmp_path, expected=keys("parent", 2) | keys("child", 1))
