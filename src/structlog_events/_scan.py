@@ -278,12 +278,15 @@ class _Scan:
         self.live_closed = False
         #: The last look left rotated files for the next one (see ``look``).
         self.deferred = False
-        #: Heads (first ``_HEAD`` bytes) of the last files read or skipped: one
-        #: may turn up again under another name, compressed, or still as
-        #: ``events.jsonl`` in the middle of its rotation.  Event ids make
-        #: heads unique (the first line alone already is, unless one event is
-        #: emitted twice); inodes are not, once a file is deleted.
-        self._finished: deque[bytes] = deque(maxlen=_REMEMBERED_FILES)
+        #: The last live files let go of, by inode and head (first ``_HEAD``
+        #: bytes), to read a file with two names once.  An inode alone is
+        #: reused once a file is deleted; a head alone repeats when one event
+        #: is emitted again and again.
+        self._finished: deque[tuple[int, bytes]] = deque(maxlen=_REMEMBERED_FILES)
+        #: Those let go of before a listing showed their rotated name (it was
+        #: missed, or the file compressed out of sight): a later listing may
+        #: show it, plain (same inode and head) or compressed (same head).
+        self._unnamed: deque[tuple[int, bytes]] = deque(maxlen=_REMEMBERED_FILES)
         #: The last listing holds every rotated file, and the live file held open
         #: is still ``events.jsonl``: until it is rotated away, looks need not list.
         self._listing_current = False
@@ -324,7 +327,7 @@ class _Scan:
             # Rotated away and its rotated name deleted by retention, which
             # deletes oldest first: every file listed is newer.  What the
             # descriptor still reads comes first.
-            yield from self._close_live(self.current)
+            yield from self._close_live(self.current, named=False)
         skip = self._skip_existing
         self._skip_existing = False
         for file in files:
@@ -337,7 +340,7 @@ class _Scan:
             if rotated_away:
                 # Rotated away, and compressed out of sight since the listing:
                 # what the descriptor still reads is all there is.
-                yield from self._close_live(self._live.path)
+                yield from self._close_live(self._live.path, named=False)
             else:
                 yield from self._read_live(final=final)
 
@@ -379,10 +382,11 @@ class _Scan:
         try:
             info = os.fstat(fd)
             live = _LiveFile(fd, info.st_ino, self.current)
-            # A file read already, under its rotated name or as the live file
-            # before: a rotation is between its link() and its unlink() (or
-            # crashed there), or was when the file was opened.
-            if not stat.S_ISREG(info.st_mode) or live.head() in self._finished:
+            # A file read already under a rotated name that is also its name:
+            # a hard link (a backup tool's, or one planted), never a writer's.
+            if not stat.S_ISREG(info.st_mode) or (
+                info.st_nlink > 1 and (live.inode, live.head()) in self._finished
+            ):
                 os.close(fd)
                 return None
             if self._skip_existing:
@@ -395,7 +399,7 @@ class _Scan:
     def _read_rotated(self, file: RotatedFile, *, skip: bool) -> Iterator[ScanItem]:
         live = self._live
         if live is not None and file.inode == live.inode:
-            yield from self._close_live(file.plain or live.path)
+            yield from self._close_live(file.plain or live.path, named=True)
             return
         try:
             opened = _open_rotated(self.directory, file)
@@ -409,14 +413,18 @@ class _Scan:
         with stream:
             try:
                 head = _read_head(lambda size, done: stream.read(size))
-                if not head or head in self._finished:
-                    return  # read already: through the live descriptor, or under another name
-                if live is not None and head == live.head():
-                    # The live file, compressed since it was rotated: read the
-                    # rest through the descriptor, which knows what was read.
-                    yield from self._close_live(path)
+                if not head or self._read_already(path, stream, head):
                     return
-                self._finished.append(head)
+                if (
+                    live is not None
+                    and path != file.plain
+                    and head == live.head()
+                    and _inode_of(self.current) != live.inode
+                ):
+                    # The live file, rotated and compressed since: read the
+                    # rest through the descriptor, which knows what was read.
+                    yield from self._close_live(path, named=True)
+                    return
                 if skip:
                     return
                 unread = [head]
@@ -430,6 +438,16 @@ class _Scan:
                         yield LineProblem(path, number, "unterminated last line of a rotated file")
             except _GZIP_ERRORS as error:
                 yield LineProblem(path, number + 1, f"compressed data is damaged ({error})")
+
+    def _read_already(self, path: Path, stream: io.BufferedIOBase, head: bytes) -> bool:
+        """Whether the rotated file just opened is a live file let go of before it was listed."""
+        archive = path.name.endswith(ARCHIVE_SUFFIX)
+        inode = 0 if archive else os.fstat(stream.fileno()).st_ino
+        for unnamed in self._unnamed:
+            if unnamed[1] == head and (archive or unnamed[0] == inode):
+                self._unnamed.remove(unnamed)
+                return True
+        return False
 
     def _read_live(self, *, final: bool) -> Iterator[ScanItem]:
         """Read the live file's new complete lines; with *final*, report a torn tail."""
@@ -448,8 +466,13 @@ class _Scan:
             live.line_number += 1
             yield self._parse(live.path, live.line_number, line)
 
-    def _close_live(self, path: Path) -> Iterator[ScanItem]:
-        """Read the rest of the rotated-away live file, known now as *path*, and close it."""
+    def _close_live(self, path: Path, *, named: bool) -> Iterator[ScanItem]:
+        """Read the rest of the rotated-away live file, known now as *path*, and close it.
+
+        Args:
+            named: whether a listing showed the file under its rotated name;
+                if not, that name may turn up in a later listing.
+        """
         live = self._live
         assert live is not None
         live.path = path
@@ -464,7 +487,9 @@ class _Scan:
         finally:
             head = live.head()
             if head:
-                self._finished.append(head)
+                self._finished.append((live.inode, head))
+                if not named:
+                    self._unnamed.append((live.inode, head))
             self._live = None
             self.live_closed = True
             live.close()
