@@ -413,11 +413,12 @@ class _Scan:
         with stream:
             try:
                 head = _read_head(lambda size, done: stream.read(size))
-                if not head or self._read_already(path, stream, head):
+                archive = path != file.plain
+                if not head or self._read_already(head, None if archive else stream):
                     return
                 if (
                     live is not None
-                    and path != file.plain
+                    and archive
                     and head == live.head()
                     and _inode_of(self.current) != live.inode
                 ):
@@ -439,12 +440,12 @@ class _Scan:
             except _GZIP_ERRORS as error:
                 yield LineProblem(path, number + 1, f"compressed data is damaged ({error})")
 
-    def _read_already(self, path: Path, stream: io.BufferedIOBase, head: bytes) -> bool:
-        """Whether the rotated file just opened is a live file let go of before it was listed."""
-        archive = path.name.endswith(ARCHIVE_SUFFIX)
-        inode = 0 if archive else os.fstat(stream.fileno()).st_ino
+    def _read_already(self, head: bytes, plain: io.BufferedIOBase | None) -> bool:
+        """Whether the rotated file just opened (*plain*, or an archive) is a live file let go
+        of before it was listed: the same inode and head, or for an archive the same head."""
+        inode = None if plain is None else os.fstat(plain.fileno()).st_ino
         for unnamed in self._unnamed:
-            if unnamed[1] == head and (archive or unnamed[0] == inode):
+            if unnamed[1] == head and inode in (None, unnamed[0]):
                 self._unnamed.remove(unnamed)
                 return True
         return False
