@@ -5,9 +5,10 @@ The recorded run (about 6 minutes on 2 cores)::
     uv run --group bench python -m benchmarks
 
 writes ``benchmarks/results.json`` and regenerates the tables of
-``docs/benchmarks.md`` and ``docs/benchmarks.png``.  ``--quick`` runs small
-sizes with two repetitions and only prints the table; ``--report`` redraws the
-docs from an existing results file without running anything.
+``docs/benchmarks.md`` and ``docs/benchmarks.png``; it also times ``import
+structlog_events`` against ``import structlog`` in fresh processes.  ``--quick``
+runs small sizes with two repetitions and only prints the table; ``--report``
+redraws the docs from an existing results file without running anything.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ._report import format_table, format_targets, write_docs
+from ._imports import measure_imports
+from ._report import format_imports, format_table, format_targets, write_docs
 from ._runner import PROJECT_ROOT, Case, Plan, execute, export_library, summarize
 from .configs import REGISTRY, Kind, configurations
 
@@ -72,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
         help="benchmark structlog_events as committed at COMMIT (e.g. HEAD), exported to "
         "a scratch directory, instead of the working tree",
     )
+    parser.add_argument(
+        "--import-reps",
+        type=int,
+        help="fresh-process runs of each import statement (21; 7 with --quick; "
+        "with --configs, none unless given); 0 to skip",
+        metavar="R",
+    )
     parser.add_argument("--workdir", type=Path, help="where run directories are made (a tmp dir)")
     parser.add_argument("--keep", action="store_true", help="keep each run's output directory")
     parser.add_argument("--out", type=Path, help=f"results JSON (default {RESULTS_PATH})")
@@ -107,7 +116,17 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             else ([10_000, 100_000] if quick else [10_000, 100_000, 1_000_000])
         ),
         "configs": args.configs or [c.name for c in configurations()],
+        "import_reps": _import_reps(args),
     }
+
+
+def _import_reps(args: argparse.Namespace) -> int:
+    """Fresh-process runs per import statement: none unless asked when --configs picks cases."""
+    if args.import_reps is not None:
+        return int(args.import_reps)
+    if args.configs:
+        return 0
+    return 7 if args.quick else 21
 
 
 def build_cases(settings: dict[str, Any]) -> tuple[Case, ...]:
@@ -196,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.show:
         results = json.loads(args.show.read_text())
         print(format_table(results["summary"]))
+        if "imports" in results:
+            print()
+            print(format_imports(results["imports"]))
         print()
         print(format_targets(results))
         return 0
@@ -219,14 +241,23 @@ def main(argv: list[str] | None = None) -> int:
     }
     sys.stderr.write(f"{len(list(plan.runs()))} runs in {workdir}\n")
     records = execute(plan)
+    imports = None
+    if settings["import_reps"]:
+        sys.stderr.write(f"import time: {settings['import_reps']} fresh processes per statement\n")
+        imports = measure_imports(settings["import_reps"], workdir, library)
     meta["load_after"] = os.getloadavg()
     meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     results = {"meta": meta, "summary": summarize(plan, records), "runs": records}
+    if imports is not None:
+        results["imports"] = imports
     # Only a complete run replaces the recorded results and the docs drawn from them.
     recorded = not (args.quick or args.configs or args.out)
     out = args.out or (RESULTS_PATH if recorded else workdir / "results.json")
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(format_table(results["summary"]))
+    if "imports" in results:
+        print()
+        print(format_imports(results["imports"]))
     print(f"\nresults: {out}")
     if recorded and not args.no_docs:
         write_docs(results)

@@ -48,6 +48,21 @@ def format_table(summary: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def format_imports(imports: dict[str, Any]) -> str:
+    """The import times as aligned text: one line per statement."""
+    head = (
+        f"{'import, in a fresh process':56s} {'wall ms':>8s} {'CPU ms':>7s} {X + ' structlog':>12s}"
+    )
+    lines = [head, "-" * len(head)]
+    for row in imports["cases"]:
+        note = f"  {row['error'].splitlines()[0][:60]}" if row["error"] else ""
+        lines.append(
+            f"{row['label']:56s} {_num(row['median_ms']):>8s} {_num(row['median_cpu_ms']):>7s} "
+            f"{_num(row['ratio']):>12s}{note}"
+        )
+    return "\n".join(lines)
+
+
 def _num(value: float | None, digits: int | None = None) -> str:
     """A number with about three significant digits, or a dash."""
     if value is None:
@@ -117,6 +132,36 @@ def _filter_table(rows: list[Row]) -> list[str]:
             f"| {_num(net, 3)} | {_ratio_cell(row, 'caller_us')} |"
         )
     return lines
+
+
+def _imports_table(imports: dict[str, Any]) -> list[str]:
+    interpreter = next((r["median_ms"] for r in imports["cases"] if r["name"] == "python"), None)
+    lines = [
+        f"| statement, in a fresh process | runs | wall ms | wall ms beyond the interpreter "
+        f"| CPU ms | {X} structlog (wall) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in imports["cases"]:
+        beyond = (
+            None
+            if interpreter is None or row["median_ms"] is None or row["name"] == "python"
+            else row["median_ms"] - interpreter
+        )
+        ratio = "1 (reference)" if row["name"] == imports["reference"] else _ratio_of(row["ratio"])
+        label = (
+            f"**{row['label']}**" if row["name"].startswith("structlog_events") else row["label"]
+        )
+        if row["error"]:
+            label += f" (**FAILED**: {row['error'].splitlines()[0][:80]})"
+        lines.append(
+            f"| {label} | {len(row['runs_ms'])} | {_num(row['median_ms'])} "
+            f"| {_num(beyond)} | {_num(row['median_cpu_ms'])} | {ratio} |"
+        )
+    return lines
+
+
+def _ratio_of(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}{X}"
 
 
 def _scaling_table(summary: list[Row], config: str) -> list[str]:
@@ -325,7 +370,19 @@ def evaluate_targets(results: dict[str, Any]) -> list[Target]:
                 runs.verified(ours_drop, structlog_drop),
             )
         )
+    targets.append(_import_target(results.get("imports")))
     return targets
+
+
+def _import_target(imports: dict[str, Any] | None) -> Target:
+    """``import structlog_events`` against ``import structlog``, whole fresh processes."""
+    text = f"import structlog_events ≤ 1.3{X} import structlog (fresh process)"
+    row = next(
+        (r for r in (imports or {}).get("cases", []) if r["name"] == "structlog_events"), None
+    )
+    if row is None:
+        return Target(text, "not run", None)
+    return _check(text, row["ratio"], lambda v: v <= 1.3, "{:.2f}" + X, row["error"] is None)
 
 
 def format_targets(results: dict[str, Any]) -> str:
@@ -403,11 +460,23 @@ def render(results: dict[str, Any]) -> str:
         "",
         *_scaling_table(summary, "events-async"),
         "",
+        *_imports_section(results.get("imports")),
         "![bar chart of total µs per event](benchmarks.png)",
         "",
         END,
     ]
     return "\n".join(lines)
+
+
+def _imports_section(imports: dict[str, Any] | None) -> list[str]:
+    if imports is None:
+        return []
+    return [
+        f"## Import time ({imports['reps']} interleaved fresh processes per statement)",
+        "",
+        *_imports_table(imports),
+        "",
+    ]
 
 
 def write_docs(results: dict[str, Any]) -> None:

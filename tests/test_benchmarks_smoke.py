@@ -17,7 +17,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 class TestBenchmarkSuite:
     def test_tiny_run_verifies_good_output_and_flags_lossy_output(self, tmp_path: Path) -> None:
-        """A tiny run verifies ours (an event model too) and the recipe, and flags the lossy one."""
+        """A tiny run verifies ours (an event model too) and the recipe, flags the lossy one,
+        and times the imports against structlog's."""
         out = tmp_path / "results.json"
         command = [
             sys.executable,
@@ -39,6 +40,8 @@ class TestBenchmarkSuite:
             "1",
             "4",
             "--scaling",
+            "--import-reps",
+            "2",
             "--workdir",
             str(tmp_path / "runs"),
             "--out",
@@ -65,3 +68,8 @@ class TestBenchmarkSuite:
         assert [r["verification"]["duplicated"] for r in runs] == [doubled, doubled]
         assert all(r["verdict"].startswith("LOSES EVENTS") for r in runs)
         assert list((tmp_path / "runs").iterdir()) == [], "run directories are cleaned up"
+        imports = {row["name"]: row for row in json.loads(out.read_text())["imports"]["cases"]}
+        for name in ("structlog", "structlog_events", "structlog_events_model", "python"):
+            assert imports[name]["error"] is None
+            assert len(imports[name]["runs_ms"]) == 2
+            assert imports[name]["ratio"] is not None

@@ -14,7 +14,7 @@ from typing import IO, Any, Final, TypeVar
 import click
 import orjson
 
-from ._event import Event
+from ._event_model import Event
 from ._layout import EVENT_FILE_NAMES, event_files
 from ._models import EventModels, check_model
 from ._query import LEVEL_NAMES, FieldPath, event_filter, minimum_rank

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import sys
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from pathlib import PurePath
 from typing import Any, Final
 
 import orjson
-from pydantic import BaseModel
 
 #: ``Z`` for UTC like pydantic.  No OPT_APPEND_NEWLINE: see ``encode_record``.
 OPTIONS: Final = orjson.OPT_UTC_Z
@@ -153,12 +152,23 @@ def _safe_str(text: str) -> str:
 def _describe(value: Any) -> str:
     """Text for a value JSON has no type for: natural text for common types, else repr."""
     try:
-        if isinstance(value, BaseModel):
-            return value.model_dump_json()
-        if isinstance(value, Decimal | PurePath | timedelta):
+        if _instance_of(value, "pydantic.main", "BaseModel"):
+            return value.model_dump_json()  # type: ignore[no-any-return]
+        if isinstance(value, PurePath | timedelta) or _instance_of(value, "decimal", "Decimal"):
             return str(value)
         if isinstance(value, bytes | bytearray | memoryview):
             return bytes(value).decode("utf-8", "backslashreplace")
         return repr(value)
     except Exception:
         return f"<unrepresentable {type(value).__qualname__}>"
+
+
+def _instance_of(value: Any, module: str, name: str) -> bool:
+    """Whether *value* is an instance of *module*'s class *name*, without importing *module*.
+
+    An instance exists only once the module defining its class is imported;
+    until then nothing is one.  So writing plain events never imports pydantic
+    (which takes longer to import than structlog) or ``decimal``.
+    """
+    defining = sys.modules.get(module)
+    return defining is not None and isinstance(value, getattr(defining, name, ()))

@@ -1,4 +1,10 @@
-"""The ``Event`` model, event ids and timestamps."""
+"""Event ids and timestamps: what writing an event needs, without pydantic.
+
+The ``Event`` model itself is defined in ``_event_model``, which imports
+pydantic (the largest part of the package's import time); a writer of plain
+events never needs it.  ``Event`` and ``ExtendedEvent`` are still importable
+from here: the first access loads the model.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,11 @@ import itertools
 import os
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from ._verbosity import VerbosityLevel
+if TYPE_CHECKING:
+    from ._event_model import Event as Event
+    from ._event_model import ExtendedEvent as ExtendedEvent
 
 # An event id is 30 lowercase hex digits: the creation time in nanoseconds (16),
 # a per-process sequence number (6) and a per-process random tag (8).  Ids sort
@@ -83,45 +89,12 @@ _ZERO = datetime(2000, 1, 1, tzinfo=UTC).utcoffset()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class Event(BaseModel):
-    """One typed event: what the writer stores as one JSON line.
+def __getattr__(name: str) -> Any:
+    """Load ``Event`` and ``ExtendedEvent`` (and pydantic) on first access."""
+    if name in ("Event", "ExtendedEvent"):
+        from . import _event_model
 
-    ``Event.model_validate_json(line)`` reads back a stored line as an equal
-    event.  ``timestamp`` is always timezone-aware UTC: an aware datetime is
-    converted, a naive one is taken as local time.
-
-    Subclass it to type fields of your own beside these (``turn_number: int``)
-    and give the subclass to ``EventWriter(event_model=...)`` and to
-    ``read_events(model=...)``.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    event_id: str = Field(default_factory=new_event_id, min_length=1)
-    timestamp: datetime = Field(default_factory=utc_now)
-    event_type: Annotated[str, Field(min_length=1)]
-    simulation_id: str
-    verbosity: VerbosityLevel = VerbosityLevel.ACTION
-    level: str | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("timestamp")
-    @classmethod
-    def _timestamp_in_utc(cls, value: datetime) -> datetime:
-        return as_utc(value)
-
-    @field_validator("verbosity", mode="before")
-    @classmethod
-    def _verbosity_by_name(cls, value: Any) -> Any:
-        return VerbosityLevel.parse(value) if isinstance(value, str) else value
-
-
-class ExtendedEvent(Event):
-    """A line with top-level fields beyond ``Event``'s, read without its model.
-
-    A line written with your own event model (a subclass of ``Event``) holds
-    that model's fields beside the envelope.  Read without the model, it is
-    still an ``Event``, with those fields in ``model_extra``.
-    """
-
-    model_config = ConfigDict(extra="allow")
+        value = getattr(_event_model, name)
+        globals()[name] = value  # later accesses skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from ._event import Event, as_utc, iso_utc_from_ns, new_event_id
+from ._event import as_utc, iso_utc_from_ns, new_event_id
 from ._exc_info import structured_exception
 from ._report import report
 from ._verbosity import METHOD_VERBOSITY, VerbosityLevel
+
+if TYPE_CHECKING:
+    from ._event_model import Event
 
 #: ``event_type`` of a record logged without an event name.
 UNNAMED_EVENT: Final = "<unnamed>"

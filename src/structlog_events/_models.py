@@ -22,7 +22,7 @@ from pydantic import Discriminator, Tag, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import models_json_schema
 
-from ._event import Event
+from ._event_model import Event
 from ._scan import LineProblem, ScannedLine, parse_line
 
 #: The key of ``data`` holding the validation errors of an invalid event.

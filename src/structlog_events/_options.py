@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from datetime import timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._models import EventModels
 from ._verbosity import VerbosityLevel
+
+if TYPE_CHECKING:
+    from ._models import EventModels
 
 
 class WriteMode(StrEnum):
@@ -81,8 +83,11 @@ def levels_by_event_type(value: Any, option: str) -> dict[str, VerbosityLevel]:
     return levels
 
 
-def event_models(model: Any, models: Any) -> EventModels:
+def event_models(model: Any, models: Any) -> EventModels | None:
     """Return the writer's event models: *model* for every event type, *models* per type.
+
+    ``None`` when neither is given: every event is a plain ``Event``, written
+    without pydantic, which is then not even imported.
 
     Raises:
         TypeError: a model is not a subclass of ``Event``, or *models* is not a
@@ -91,6 +96,10 @@ def event_models(model: Any, models: Any) -> EventModels:
             like a record key the writer consumes, an ``Event`` field redefined
             with another JSON type).
     """
+    if model is None and models is None:
+        return None
+    from ._models import EventModels  # pydantic: only for a writer given models
+
     return EventModels(model, models, option=("event_model", "event_models"))
 
 

@@ -16,7 +16,8 @@ import orjson
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from ._event import Event, as_utc
+from ._event import as_utc
+from ._event_model import Event
 from ._verbosity import VerbosityLevel
 
 #: Rank of each level name an event may carry, as the stdlib numbers its levels:

@@ -38,7 +38,7 @@ from typing import Any, Final, Self, TypeAlias, TypedDict, overload
 from typing_extensions import TypeVar, Unpack
 
 from . import _lifecycle
-from ._event import Event
+from ._event_model import Event
 from ._models import EventModels
 from ._query import event_filter
 from ._scan import (

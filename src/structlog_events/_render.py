@@ -9,7 +9,7 @@ from typing import Any, Final
 import click
 import orjson
 
-from ._event import Event
+from ._event_model import Event
 from ._query import MISSING, FieldPath, json_dumps, level_rank, own_fields
 from ._traceback import traceback_lines
 from ._verbosity import VerbosityLevel

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ._event import Event
+from ._event_model import Event
 from ._layout import CURRENT_NAME, ROTATED_PATTERN, event_files
 from ._query import LEVEL_NAMES, level_rank
 from ._reader import scan_sources

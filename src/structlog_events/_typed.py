@@ -31,7 +31,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError, SchemaSerializer, SchemaValidator, core_schema
 
 from ._encode import encode_record
-from ._event import Event
+from ._event_model import Event
 from ._mapping import record_of_event
 from ._models import (
     ENVELOPE,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from structlog import DropEvent
 from structlog.typing import ProcessorReturnValue
@@ -18,7 +18,6 @@ from . import _lifecycle
 from . import _options as options
 from ._chain import ChainEnd
 from ._encode import encode_record
-from ._event import Event
 from ._file import EventFile, fsync_directory
 from ._layout import CURRENT_NAME, LOCK_NAME
 from ._mapping import RecordMapper
@@ -27,9 +26,12 @@ from ._report import report
 from ._retention import Retention
 from ._sinks import QueuedSink, SyncSink
 from ._stats import Counters, WriterStats
-from ._typed import TypedEncoder, encode_event
 from ._verbosity import VerbosityLevel
 from .typing import Sink
+
+if TYPE_CHECKING:
+    # pydantic: imported at run time only by a writer given models or events.
+    from ._event_model import Event
 
 MiB: Final = 1024 * 1024
 
@@ -150,18 +152,21 @@ class EventWriter:
         levels = options.levels_by_event_type(event_verbosity, "event_verbosity")
         file_mode = options.permission_bits(file_mode, "file_mode")
         self.rotate_every = options.optional_period(rotate_every, "rotate_every")
-        models = options.event_models(event_model, event_models)
-        self.event_model = models.default
-        self.event_models: Mapping[str, type[Event]] = MappingProxyType(models.by_type)
+        self._models = options.event_models(event_model, event_models)
+        self.event_models: Mapping[str, type[Event]] = MappingProxyType(
+            self._models.by_type if self._models is not None else {}
+        )
         self.event_verbosity: Mapping[str, VerbosityLevel] = MappingProxyType(levels)
         self._chain = ChainEnd(self, passthrough=self.passthrough)
         self._kept = tuple(level for level in VerbosityLevel if level <= self.verbosity)
         self._mapper = RecordMapper(simulation_id, levels)
         self._counters = Counters()
         #: How a record becomes a line: the ``Event`` fast path, or through the models.
-        self._encode = (
-            TypedEncoder(models, self._counters).encode if models.typed else encode_record
-        )
+        self._encode: Callable[[dict[str, Any]], tuple[bytes, bool]] = encode_record
+        if self._models is not None and self._models.typed:
+            from ._typed import TypedEncoder
+
+            self._encode = TypedEncoder(self._models, self._counters).encode
         self._retention = Retention(
             self.output_dir,
             max_files=max_files,
@@ -256,6 +261,9 @@ class EventWriter:
 
         Never raises: an argument that is not an ``Event`` is counted as failed.
         """
+        from ._event_model import Event  # imported already whenever *event* is one
+        from ._typed import encode_event
+
         if not isinstance(event, Event):
             self._counters.add(failed=1)
             report("emit-type", f"emit() takes an Event, not {type(event).__name__}")
@@ -295,6 +303,15 @@ class EventWriter:
         report(f"encode:{type(error).__name__}", f"event not encodable: {error!r}")
 
     # -- state -----------------------------------------------------------------
+
+    @property
+    def event_model(self) -> type[Event]:
+        """The model of events whose type has none in ``event_models``: ``Event`` by default."""
+        if self._models is None:
+            from ._event_model import Event
+
+            return Event
+        return self._models.default
 
     @property
     def current_file(self) -> Path:
