@@ -483,6 +483,7 @@ class TestCompression:
         """A plain file deleted (by another writer's retention) while compressed gets no archive,
         and no error is reported, also when that writer's sweep removed the temporary archive
         as an orphan."""
+        retention = Retention(tmp_path, compress=True)  # before the file: no catch-up sweep
         plain = make_rotated(tmp_path, 1, b'{"i": 1}\n')
         original = Retention._write_archive
 
@@ -493,7 +494,6 @@ class TestCompression:
                 temp.unlink()
 
         monkeypatch.setattr(Retention, "_write_archive", deleted_meanwhile)
-        retention = Retention(tmp_path, compress=True)
         assert retention.compress_file(plain) is False
         retention.sweep()
         assert os.listdir(tmp_path) == []
