@@ -24,7 +24,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from structlog_events import Event, EventWriter, WriteMode, _file
+from structlog_events import Event, EventWriter, WriteMode, _directory
 
 from .checks import event_files, raw_lines
 from .strategies import unicode_text
@@ -115,7 +115,7 @@ class TestRotationProperties:
                 now -= timedelta(hours=1)  # every reading an hour before the last
                 return cls.fromtimestamp(now.timestamp(), tz)
 
-        monkeypatch.setattr(_file, "datetime", SteppingClock)
+        monkeypatch.setattr(_directory, "datetime", SteppingClock)
         with EventWriter(tmp_path, "sim", mode="sync", max_file_size=1) as writer:
             for i in range(6):
                 writer.emit(Event(event_type="e", simulation_id="sim", data={"i": i}))
@@ -220,7 +220,7 @@ TestWriterMachine.settings = settings(max_examples=40, stateful_step_count=30, d
 
 
 class FakeClock:
-    """``time`` and ``datetime`` for ``_file``: a wall clock the test sets."""
+    """``time`` and ``datetime`` for ``_directory``: a wall clock the test sets."""
 
     def __init__(self, start: datetime) -> None:
         self.now = start
@@ -234,7 +234,7 @@ class FakeClock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """Set ``_file``'s clock: 2024-05-01 23:59 UTC, a minute before a day boundary."""
+    """Set ``_directory``'s clock: 2024-05-01 23:59 UTC, a minute before a day boundary."""
     fake = FakeClock(datetime(2024, 5, 1, 23, 59, tzinfo=UTC))
 
     class Now(datetime):
@@ -242,8 +242,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
         def now(cls, tz: tzinfo | None = None) -> Now:
             return cls.fromtimestamp(fake.now.timestamp(), tz)
 
-    monkeypatch.setattr(_file, "time", fake)
-    monkeypatch.setattr(_file, "datetime", Now)
+    monkeypatch.setattr(_directory, "time", fake)
+    monkeypatch.setattr(_directory, "datetime", Now)
     return fake
 
 

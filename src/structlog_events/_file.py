@@ -1,14 +1,13 @@
-"""The event file: open, append, count bytes, rotate, fsync.
+"""The event file: append, count bytes, rotate, fsync.
 
-``EventFile`` owns ``events.jsonl`` in one directory and everything that touches
-it.  Every append runs under a thread lock and an advisory ``flock`` on the
-directory's ``.events.lock``, so several writers (threads, processes) share one
-directory safely: under the lock the file's inode and size are re-read, which
-also notices a rotation done by another writer or by logrotate.
-
-Rotation renames ``events.jsonl`` to ``events_<UTC time>.jsonl``, a name
-later than every rotated name in the directory, chosen under the directory
-lock (``_layout`` spells the names).
+``EventFile`` is ``events.jsonl`` as one writer writes it: the durable append,
+its byte and line accounting, and which lines an ``fsync`` made durable.  What
+it shares with the directory's other writers goes through an
+``EventDirectory`` (``_directory``): every append runs under a thread lock and
+the directory's ``flock``, and under it the directory says whether the file
+held open is still the live one and how big it is now, which also notices a
+rotation done by another writer or by logrotate.  This object decides when to
+rotate; the directory renames the file away.
 
 What survives a crash, and why (``docs/guarantees.md`` names the tests):
 
@@ -37,24 +36,16 @@ import contextlib
 import errno
 import fcntl
 import os
-import stat
 import threading
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
-from ._layout import CURRENT_NAME, LOCK_NAME, SYNC_EVERY_BYTES, next_rotated_name
-from ._recovery import find_damaged_line, repair_tail
+from ._directory import EventDirectory
+from ._layout import SYNC_EVERY_BYTES
 from ._report import report
 from ._stats import Counters
-
-# Read-write: the tail checks read the file back.  O_NONBLOCK: opening a FIFO or
-# device planted at the name must fail or return at once, never hang; it has no
-# effect on regular files.
-_OPEN_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-_OPEN_ATTEMPTS: Final = 100
 
 #: macOS's ``fsync`` leaves the data in the drive's cache; ``F_FULLFSYNC``
 #: flushes it to the medium (SQLite does the same).  ``None`` elsewhere.
@@ -71,19 +62,6 @@ def sync_file(fd: int) -> None:
         fcntl.fcntl(fd, _FULL_FSYNC)
     else:
         os.fsync(fd)
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make the directory's entries (created, renamed, removed files) durable.
-
-    Raises:
-        OSError: the directory cannot be opened or its ``fsync`` failed.
-    """
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class EventFile:
@@ -124,21 +102,13 @@ class EventFile:
         after_rotation: Callable[[Path], None] | None = None,
         rotate_every: timedelta | None = None,
     ) -> None:
-        self.directory = directory
-        self._period_ns = (
-            None if rotate_every is None else rotate_every // timedelta(microseconds=1) * 1000
-        )
-        self._begun_period = 0  # the period the open file was begun in (with rotate_every)
         self._after_rotation = after_rotation
         self._rotated: list[Path] = []
-        self.path = directory / CURRENT_NAME
         self.max_file_size = max_file_size
         self._counters = counters
-        self._file_mode = file_mode
         self._lock = threading.Lock()
         self._fd: int | None = None
-        self._lock_fd: int | None = None
-        self._inode: tuple[int, int] | None = None
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
         self._size = 0
         self._synced_size = 0
         self._closed = False
@@ -146,16 +116,16 @@ class EventFile:
         self._written_seq = 0
         self._durable_seq = 0
         self._failed_ranges: list[tuple[int, int]] = []
-        self._last_rotated_name = ""
         self.lost = 0
-        self._open_lock_file()
+        self._directory = EventDirectory(directory, file_mode=file_mode, rotate_every=rotate_every)
+        self.path = self._directory.path
         try:
-            with self._lock, self._process_lock():
+            with self._lock, self._directory.lock():
                 self._open(create=False, recover=True)
         except FileNotFoundError:
             pass  # created by the first append
         except BaseException:
-            self._close_lock_file()
+            self._directory.close()
             raise
         self._run_rotation_hooks()
 
@@ -199,8 +169,8 @@ class EventFile:
                     )
                     break
                 try:
-                    with self._process_lock():
-                        self._follow_disk()
+                    with self._directory.lock():
+                        self._follow_other_writers()
                         index = self._append_locked(lines, index)
                 except OSError as error:
                     self._fail(count - index)
@@ -252,12 +222,12 @@ class EventFile:
                 self._fsync_current_locked()
                 if self._fsync_failed:
                     try:
-                        with self._process_lock():
-                            self._retire_damaged_at_close()
+                        with self._directory.lock():
+                            self._rotate_away_at_close()
                     except OSError as error:
                         self._report_error(error)
                 self._close_fd()
-            self._close_lock_file()
+            self._directory.close()
         self._run_rotation_hooks()
 
     def after_fork_in_child(self) -> None:
@@ -273,13 +243,12 @@ class EventFile:
         # The parent's lines are the parent's to fsync; the copies of its
         # descriptors close here, the parent's stay open.
         self._durable_seq = self._written_seq
-        for fd in (self._fd, self._lock_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
         self._fd = None
-        self._inode = None
-        self._lock_fd = None
+        self._identity = None
+        self._directory.after_fork_in_child()
 
     def _run_rotation_hooks(self) -> None:
         """Hand each file rotated away to ``after_rotation``, under no lock."""
@@ -319,14 +288,14 @@ class EventFile:
             self._fsync_current_locked()
             if self._fsync_failed and not self._closed:
                 try:
-                    with self._process_lock():
-                        self._follow_disk()
-                        self._retire_damaged_locked()
+                    with self._directory.lock():
+                        self._follow_other_writers()
+                        self._rotate_after_failed_fsync()
                 except OSError as error:
                     self._report_error(error)  # the next append tries again
 
-    def _retire_damaged_locked(self) -> None:
-        """Rotate the open file away now, since an fsync of it failed (process lock held).
+    def _rotate_after_failed_fsync(self) -> None:
+        """Rotate the open file away now, since an fsync of it failed (directory lock held).
 
         Its lines not yet durable may be garbage on the disk after a power
         loss.  Left as ``events.jsonl``, a later writer (this process restarted)
@@ -338,14 +307,14 @@ class EventFile:
         if self._fd is not None and self._size > 0:
             self._rotate()
 
-    def _retire_damaged_at_close(self) -> None:
-        """At close, rename the file away if an fsync of it failed (process lock held).
+    def _rotate_away_at_close(self) -> None:
+        """At close, rename the file away if an fsync of it failed (directory lock held).
 
         The size on disk decides, not this object's view: other writers' lines
         may be among the pages lost.
         """
-        on_disk = os.stat(self.path, follow_symlinks=False)
-        if (on_disk.st_dev, on_disk.st_ino) == self._inode and on_disk.st_size > 0:
+        assert self._identity is not None
+        if self._directory.is_current_and_not_empty(self._identity):
             self._retire_current()
 
     def _fsync_current_locked(self) -> None:
@@ -372,7 +341,7 @@ class EventFile:
     def _fail_unsynced(self, target: int) -> None:
         """Count lines up to *target* not yet durable as failed (the fsyncgate rule).
 
-        The file is then rotated away (see ``_retire_damaged_locked``) and never
+        The file is then rotated away (see ``_rotate_after_failed_fsync``) and never
         fsynced again.
         """
         if target <= self._durable_seq:
@@ -393,12 +362,12 @@ class EventFile:
 
     def _close_fd(self) -> None:
         fd, self._fd = self._fd, None
-        self._inode = None
+        self._identity = None
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    # -- under both locks -------------------------------------------------
+    # -- under the thread lock and the directory lock ------------------------
 
     def _append_locked(self, lines: list[bytes], index: int) -> int:
         """Write *lines* from *index* on, up to the second rotation they need.
@@ -422,7 +391,7 @@ class EventFile:
                 if self._size > 0 and (
                     self._fsync_failed
                     or self._size + len(first) > self.max_file_size
-                    or self._period_ended()
+                    or self._directory.period_ended()
                 ):
                     if rotated:
                         return index  # the rotation hooks run first
@@ -446,16 +415,6 @@ class EventFile:
                 return count
             index = end
         return index
-
-    def _period_ended(self) -> bool:
-        """Whether a ``rotate_every`` boundary has passed since the open file was begun.
-
-        A clock stepped back finds an earlier period than the file's: no
-        rotation until the clock passes the next boundary again.
-        """
-        return self._period_ns is not None and (
-            time.time_ns() // self._period_ns > self._begun_period
-        )
 
     def _write_chunk(self, chunk: list[bytes], chunk_size: int) -> tuple[int, int]:
         """Write *chunk* with as many ``write()`` calls as it takes.
@@ -511,146 +470,48 @@ class EventFile:
         self._open(create=True)
 
     def _retire_current(self) -> None:
-        """Move ``events.jsonl`` to a rotated name later than every other.
-
-        If ``events.jsonl`` is gone meanwhile, a tool that does not take the
-        lock (logrotate) renamed it away: it is retired already.
-        """
-        # rename(), not link() + unlink(): shippers (Fluent Bit, tail -F) see a
-        # move of the file they follow, never the deletion of its name.  rename()
-        # would replace an existing name, but the name is later than every name
-        # in the directory, and every writer rotates under the directory lock.
-        name = next_rotated_name(self.directory, datetime.now(UTC), after=self._last_rotated_name)
-        try:
-            os.rename(self.path, self.directory / name)
-        except FileNotFoundError:
-            return
-        self._last_rotated_name = name
-        self._rotated.append(self.directory / name)
-        self._counters.add(rotations=1)
+        """Rename ``events.jsonl`` away and count the rotation, for the hooks to see."""
+        rotated = self._directory.retire_current()
+        if rotated is not None:
+            self._rotated.append(rotated)
+            self._counters.add(rotations=1)
 
     def _open(self, *, create: bool, recover: bool = False) -> None:
-        """Open ``events.jsonl`` (creating it if asked), repair its tail, read its size.
+        """Open ``events.jsonl`` (creating it if asked) and take its size as this object's.
 
         Args:
             create: create the file if it does not exist.
             recover: also check the last lines for damage (the first open of a
-                writer: later opens follow live writers, whose lines are
-                intact).  A damaged file is rotated away intact, and nothing is
+                writer).  A damaged file is rotated away intact, and nothing is
                 left open: the first append begins a fresh file.
 
         Raises:
             FileNotFoundError: the file does not exist and *create* is false.
-            OSError: see the class; or the repair or the directory fsync failed,
-                in which case nothing is left open.
+            OSError: see ``EventDirectory.open_current``; nothing is left open.
         """
-        fd, created = self._open_fd(create=create)
-        try:
-            info = _safe_file_status(fd, self.path)
-            size = repair_tail(fd, self.path, info.st_size)
-            damaged = recover and find_damaged_line(fd, self.path, size)
-            # Before any line goes in: an fsync of the file alone does not make
-            # its name durable, nor the rotation that made room for it.
-            fsync_directory(self.directory)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd = fd
-        self._inode = (info.st_dev, info.st_ino)
-        self._size = size
+        opened = self._directory.open_current(create=create, recover=recover)
+        self._fd = opened.fd
+        self._identity = opened.identity
+        self._size = opened.size
         self._synced_size = 0  # other writers' lines in it may not be durable yet
         self._fsync_failed = False
-        if self._period_ns is not None:
-            self._begun_period = self._recorded_period(created)
-        if damaged:
+        if opened.damaged:
             self._retire_current()
             self._close_fd()
 
-    def _recorded_period(self, created: bool) -> int:
-        """The ``rotate_every`` period the open file was begun in (process lock held).
-
-        The writer that creates ``events.jsonl`` records its inode and the time
-        in the lock file; the others (and later ones) read it there.  A file
-        with no record (created by another tool, or by a writer without
-        ``rotate_every``) counts as begun now.
-        """
-        assert self._period_ns is not None
-        assert self._inode is not None
-        assert self._lock_fd is not None
-        now = time.time_ns()
-        if not created:
-            with contextlib.suppress(OSError, ValueError):
-                dev, ino, begun = map(int, os.pread(self._lock_fd, 128, 0).split())
-                if (dev, ino) == self._inode:
-                    return begun // self._period_ns
-        if created:
-            with contextlib.suppress(OSError):  # a file without a record is begun now
-                os.ftruncate(self._lock_fd, 0)
-                os.pwrite(self._lock_fd, b"%d %d %d\n" % (*self._inode, now), 0)
-        return now // self._period_ns
-
-    def _open_fd(self, *, create: bool) -> tuple[int, bool]:
-        """Open (or create, if asked) ``events.jsonl``; also say whether this call created it.
-
-        Creation uses ``O_EXCL``, so the file this object starts is its own;
-        if the name exists it is opened as it is.  A tool renaming files in
-        between (logrotate) can make both fail: then the pair is tried again.
-        """
-        for _ in range(_OPEN_ATTEMPTS):
-            if create:
-                with contextlib.suppress(FileExistsError):
-                    flags = _OPEN_FLAGS | os.O_CREAT | os.O_EXCL
-                    return os.open(self.path, flags, self._file_mode), True
-            try:
-                return os.open(self.path, _OPEN_FLAGS), False
-            except FileNotFoundError:
-                if not create:
-                    raise
-        raise OSError(errno.EAGAIN, f"{self.path} kept vanishing while being opened")
-
-    def _follow_disk(self) -> None:
+    def _follow_other_writers(self) -> None:
         """Catch up with other writers: reopen after a rotation, re-read the size."""
         if self._fd is None:
             return
-        try:
-            on_disk = os.stat(self.path, follow_symlinks=False)
-        except FileNotFoundError:
-            on_disk = None
-        if (
-            on_disk is None
-            or (on_disk.st_dev, on_disk.st_ino) != self._inode
-            # A second name planted on the file: it is never written again
-            # (the reopen refuses it while the link stays).
-            or on_disk.st_nlink > 1
-        ):
+        assert self._identity is not None
+        size = self._directory.current_size(self._fd, self._identity, self._size)
+        if size is None:
             # Renamed away by another writer or by logrotate: what this object
             # wrote there must still become durable before it lets go.
             self._leave_current_file()
             self._open(create=True)
-            return
-        if on_disk.st_size != self._size:
-            self._size = repair_tail(self._fd, self.path, on_disk.st_size)
-
-    # -- the process lock ------------------------------------------------------
-
-    def _open_lock_file(self) -> None:
-        self._lock_fd = os.open(
-            self.directory / LOCK_NAME,
-            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK,
-            self._file_mode,
-        )
-
-    def _close_lock_file(self) -> None:
-        fd, self._lock_fd = self._lock_fd, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    def _process_lock(self) -> _FileLock:
-        if self._lock_fd is None:
-            self._open_lock_file()
-        assert self._lock_fd is not None
-        return _FileLock(self._lock_fd)
+        else:
+            self._size = size
 
     def _report_error(self, error: OSError) -> None:
         report(
@@ -659,34 +520,3 @@ class EventFile:
             "writing continues",
             every=10.0,
         )
-
-
-def _safe_file_status(fd: int, path: Path) -> os.stat_result:
-    """Return the status of *fd*, refusing what a writer must not write through.
-
-    Raises:
-        OSError: ``EINVAL`` if it is not a regular file, or if it has a hard link
-            besides ``events.jsonl`` (one planted in a shared directory could
-            point at any file of the same owner).
-    """
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        raise OSError(errno.EINVAL, f"{path} is not a regular file; refusing to write to it")
-    if info.st_nlink > 1:
-        raise OSError(errno.EINVAL, f"{path} has another hard link; refusing to write to it")
-    return info
-
-
-class _FileLock:
-    """``flock(LOCK_EX)`` for the duration of a ``with`` block."""
-
-    __slots__ = ("_fd",)
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-
-    def __enter__(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc_info: object) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)

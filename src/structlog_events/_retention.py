@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from ._file import fsync_directory
+from ._directory import fsync_directory
 from ._layout import (
     ARCHIVE_SUFFIX,
     ROTATED_PATTERN,

@@ -17,8 +17,9 @@ from structlog.typing import ProcessorReturnValue
 from . import _lifecycle
 from . import _options as options
 from ._chain import ChainEnd
+from ._directory import fsync_directory
 from ._encode import encode_record
-from ._file import EventFile, fsync_directory
+from ._file import EventFile
 from ._layout import CURRENT_NAME, LOCK_NAME
 from ._mapping import RecordMapper
 from ._options import Overflow, WriteMode

@@ -15,8 +15,8 @@ it.  The error is reported once to each descriptor open when it happened (the
 kernel's ``errseq_t``), never to one opened later.
 
 ``FakeOs`` and ``FakeFcntl`` stand in for the ``os`` and ``fcntl`` modules as
-``structlog_events._file`` and ``_recovery`` use them; ``FakeOs.crash_at`` raises ``PowerLoss``
-from the n-th call, the moment the power goes.
+``structlog_events._file``, ``_directory`` and ``_recovery`` use them;
+``FakeOs.crash_at`` raises ``PowerLoss`` from the n-th call, the moment the power goes.
 """
 
 from __future__ import annotations
@@ -214,7 +214,9 @@ class _DirEntry:
 
 
 class FakeOs:
-    """The calls ``structlog_events._file`` and ``_recovery`` make of ``os``, on a ``ModelDisk``.
+    """The calls of ``os`` that ``structlog_events._file``, ``_directory`` and ``_recovery`` make.
+
+    They run on a ``ModelDisk``.
 
     Args:
         disk: the model disk.

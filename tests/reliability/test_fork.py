@@ -87,7 +87,7 @@ class TestForkThenExec:
         run_script(
             """
             import subprocess
-            from structlog_events import _file
+            from structlog_events import _directory, _file
             directory = sys.argv[1]
             writer = EventWriter(directory, "sim", mode="sync")
             log(writer, "parent", 0)
@@ -98,12 +98,12 @@ class TestForkThenExec:
                 def fsync(self, fd):
                     time.sleep(3600)
 
-            _file.os = StuckOs()
+            _file.os = _directory.os = StuckOs()
             child = subprocess.run(
                 [sys.executable, "-c", "pass"], preexec_fn=lambda: None, timeout=20
             )
             assert child.returncode == 0
-            _file.os = os
+            _file.os = _directory.os = os
             pid = os.fork()
             if pid == 0:
                 log(writer, "child", 0)

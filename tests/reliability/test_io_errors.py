@@ -1,6 +1,6 @@
 """Injected I/O errors: failing and short ``write()``, failing ``fsync()``.
 
-The calls ``structlog_events._file`` and ``_recovery`` make go through
+The calls ``structlog_events._file``, ``_directory`` and ``_recovery`` make go through
 ``FlakyOs``, which fails a random share of them (seeded).  Whatever fails,
 every line on disk is whole, the counters add up, and an event covered by a
 failed ``fsync`` is never reported durable (the PostgreSQL "fsyncgate" rule).
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from structlog import DropEvent
 
-from structlog_events import EventWriter, WriteMode, _file, _recovery
+from structlog_events import EventWriter, WriteMode, _directory, _file, _recovery
 from structlog_events._file import EventFile
 from structlog_events._layout import CURRENT_NAME
 from structlog_events._stats import Counters
@@ -68,8 +68,8 @@ class FlakyOs:
 
 
 def use_os(monkeypatch: pytest.MonkeyPatch, fake: object) -> None:
-    """Route the OS calls of the event file and of its repairs through *fake*."""
-    for module in (_file, _recovery):
+    """Route the OS calls of the event file, its directory and its repairs through *fake*."""
+    for module in (_file, _directory, _recovery):
         monkeypatch.setattr(module, "os", fake)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
-from structlog_events import _file, _layout, _recovery
+from structlog_events import _directory, _file, _layout, _recovery
 from structlog_events._file import EventFile
 from structlog_events._layout import CURRENT_NAME, ROTATED_PATTERN
 from structlog_events._stats import Counters
@@ -61,8 +61,8 @@ class History:
 
 
 #: The modules whose OS calls run on the model disk: the event file, its
-#: repairs, and the listing that names rotated files.
-MODEL_MODULES = (_file, _recovery, _layout)
+#: directory, its repairs, and the listing that names rotated files.
+MODEL_MODULES = (_file, _directory, _recovery, _layout)
 
 
 @contextlib.contextmanager
