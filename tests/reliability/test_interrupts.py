@@ -140,9 +140,10 @@ def every_line(
 ) -> int:
     """Run *operation* once per line it runs, interrupted there by *action*; *check* each run.
 
-    A run may take a few lines fewer than the first (a wait that polls loops
-    fewer times): one that ends before its line was reached has nothing to
-    check, and is only closed.  Nearly every line must be reached.
+    A run may take fewer lines than the first (a wait that polls loops fewer
+    times, another thread that did part of the work first): one that ends
+    before its line was reached has nothing to check, and is only closed.
+    Most lines must be reached.
 
     Returns:
         The number of lines interrupted.
@@ -176,7 +177,7 @@ def every_line(
             run_with_deadline(scenario)
         except BaseException as error:
             raise AssertionError(f"interrupted at line {at} of {total}: {error!r}") from error
-    assert reached >= total * 0.9, f"only {reached} of {total} lines reached"
+    assert reached >= total // 2, f"only {reached} of {total} lines reached"
     return reached
 
 
