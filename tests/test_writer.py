@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -225,6 +226,59 @@ class TestProcessor:
         with EventWriter(tmp_path, "sim", mode=mode) as writer:
             writer.emit(event)
         assert read_events(tmp_path) == [event]
+
+
+class TestWrite:
+    def test_writes_what_the_processor_writes(self, tmp_path: Path, mode: WriteMode) -> None:
+        """write(record, method_name=...) writes the event a log call with that record writes."""
+        records = [
+            ({"event": "order_filled", "order_id": 7}, "info"),
+            ({"event": "disk_low", "free_mb": 3}, "warning"),
+            ({"event": "turn", "verbosity": "MILESTONE", "simulation_id": "other"}, "debug"),
+        ]
+        with EventWriter(tmp_path / "written", "sim", mode=mode) as writer:
+            for record, method_name in records:
+                assert writer.write(dict(record), method_name=method_name) is None
+        with EventWriter(tmp_path / "logged", "sim", mode=mode) as writer:
+            for record, method_name in records:
+                with pytest.raises(structlog.DropEvent):
+                    writer(None, method_name, dict(record))
+
+        def without_id_and_time(directory: Path) -> list[dict[str, Any]]:
+            return [e.model_dump(exclude={"event_id", "timestamp"}) for e in read_events(directory)]
+
+        written = without_id_and_time(tmp_path / "written")
+        assert written == without_id_and_time(tmp_path / "logged")
+        assert [(e["event_type"], e["level"]) for e in written] == [
+            ("order_filled", "info"), ("disk_low", "warning"), ("turn", "debug"),
+        ]  # fmt: skip
+
+    def test_the_verbosity_decides_and_the_record_is_left_unchanged(self, tmp_path: Path) -> None:
+        """A method_name the verbosity drops writes nothing; the record itself is never changed."""
+        record = MappingProxyType({"event": "chatty", "n": 1})
+        with EventWriter(tmp_path, "sim", mode="sync", verbosity="ACTION") as writer:
+            writer.write(record, method_name="debug")
+            writer.write(record)
+            assert writer.stats.written == 1
+        assert record == {"event": "chatty", "n": 1}
+        [event] = read_events(tmp_path)
+        assert (event.event_type, event.verbosity, event.data) == (
+            "chatty", VerbosityLevel.ACTION, {"n": 1},
+        )  # fmt: skip
+
+    def test_bad_input_is_counted_not_raised(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """What is not a record is counted failed and said once; odd values take a fallback."""
+        with EventWriter(tmp_path, "sim", mode="sync") as writer:
+            writer.write("rendered text")  # type: ignore[arg-type]
+            writer.write(None)  # type: ignore[arg-type]
+            writer.write({"event": "odd", "value": object()})
+            stats = writer.stats
+        assert (stats.written, stats.failed, stats.fallbacks) == (1, 2, 1)
+        assert capsys.readouterr().err.count("not an event dict") == 1
+        [event] = read_events(tmp_path)
+        assert event.data["value"].startswith("<object object")
 
 
 class TestExceptions:
