@@ -10,7 +10,7 @@ from pathlib import Path
 
 from structlog_events import read_events
 
-from .checks import check_dir
+from .helpers import check_dir
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 EXAMPLE = EXAMPLES / "simulation.py"

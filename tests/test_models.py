@@ -13,8 +13,9 @@ from structlog_events import Event, EventWriter
 from structlog_events._models import EventModels
 from structlog_events._scan import LineProblem, ScannedLine
 
+from .helpers import MakeWriter, log
 from .models import DecisionEvent, SimEvent
-from .test_reader import append, log
+from .test_reader import append
 
 
 class _Aliased(Event):
@@ -88,9 +89,11 @@ class TestCheckedAtConstruction:
         with pytest.raises(ValueError, match=message):
             EventModels(None, {"e": model})
 
-    def test_narrowing_an_envelope_field_is_accepted(self, tmp_path: Path) -> None:
+    def test_narrowing_an_envelope_field_is_accepted(
+        self, tmp_path: Path, make_writer: MakeWriter
+    ) -> None:
         """A Literal event_type or a required level keeps within the envelope: accepted."""
-        writer = EventWriter(tmp_path, "s", event_models={"agent_decided": _Narrowed})
+        writer = make_writer(tmp_path, "s", event_models={"agent_decided": _Narrowed})
         assert writer.event_models == {"agent_decided": _Narrowed}
         assert writer.event_model is Event
 

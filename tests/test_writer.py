@@ -17,7 +17,7 @@ import structlog
 
 from structlog_events import Event, EventWriter, Overflow, VerbosityLevel, WriteMode
 
-from .checks import check_dir, raw_lines, read_events
+from .helpers import MakeWriter, check_dir, raw_lines, read_events
 
 
 def _configure(writer: EventWriter, *extra: Any) -> Any:
@@ -41,13 +41,12 @@ def mode(request: pytest.FixtureRequest) -> WriteMode:
 class TestAcceptance:
     """The design's original acceptance tests, adapted to this package."""
 
-    def test_sync_mode_writes_immediately(self, tmp_path: Path) -> None:
+    def test_sync_mode_writes_immediately(self, tmp_path: Path, make_writer: MakeWriter) -> None:
         """In SYNC mode the line is in the file when the log call returns."""
-        writer = EventWriter(tmp_path, "sim", mode=WriteMode.SYNC)
+        writer = make_writer(mode=WriteMode.SYNC)
         log = _configure(writer)
         log.info("hello", x=1)
         assert [e.event_type for e in read_events(tmp_path)] == ["hello"]
-        writer.close()
 
     def test_rotation_at_1000_bytes_with_500_byte_payloads(self, tmp_path: Path) -> None:
         """Rotation leaves events.jsonl plus at least one events_*.jsonl."""
@@ -61,26 +60,29 @@ class TestAcceptance:
         assert [e.data["i"] for e in report.events] == list(range(6))
         assert writer.stats.rotations == len(report.files) - 1
 
-    def test_ten_sync_emits_without_event_loop(self, tmp_path: Path) -> None:
+    def test_ten_sync_emits_without_event_loop(
+        self, tmp_path: Path, make_writer: MakeWriter
+    ) -> None:
         """Ten emit() calls with no event loop running give ten lines."""
         with pytest.raises(RuntimeError):
             asyncio.get_running_loop()
-        writer = EventWriter(tmp_path, "sim", mode=WriteMode.SYNC)
+        writer = make_writer(mode=WriteMode.SYNC)
         for i in range(10):
             writer.emit(Event(event_type="tick", simulation_id="sim", data={"i": i}))
         assert len(raw_lines(tmp_path)) == 10
-        writer.close()
 
-    def test_mode_attribute_follows_argument_and_defaults_to_async(self, tmp_path: Path) -> None:
+    def test_mode_attribute_follows_argument_and_defaults_to_async(
+        self, tmp_path: Path, make_writer: MakeWriter
+    ) -> None:
         """mode is ASYNC by default and whatever was given otherwise, by enum or name."""
-        assert EventWriter(tmp_path / "a", "s").mode is WriteMode.ASYNC
-        assert EventWriter(tmp_path / "b", "s", mode=WriteMode.SYNC).mode is WriteMode.SYNC
-        assert EventWriter(tmp_path / "c", "s", mode="SYNC").mode is WriteMode.SYNC
+        assert make_writer(tmp_path / "a", "s").mode is WriteMode.ASYNC
+        assert make_writer(tmp_path / "b", "s", mode=WriteMode.SYNC).mode is WriteMode.SYNC
+        assert make_writer(tmp_path / "c", "s", mode="SYNC").mode is WriteMode.SYNC
         assert {m.value for m in WriteMode} == {"sync", "async"}
 
-    def test_attributes(self, tmp_path: Path) -> None:
+    def test_attributes(self, tmp_path: Path, make_writer: MakeWriter) -> None:
         """The documented attributes reflect the options."""
-        writer = EventWriter(tmp_path, "sim-1", "state", 7, 4096, "sync")
+        writer = make_writer(tmp_path, "sim-1", "state", 7, 4096, "sync")
         assert writer.output_dir == tmp_path
         assert writer.simulation_id == "sim-1"
         assert writer.verbosity is VerbosityLevel.STATE
@@ -197,10 +199,10 @@ class TestProcessor:
         assert event.timestamp.utcoffset() is not None
 
     def test_filtered_record_is_never_mapped_or_encoded(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, monkeypatch: pytest.MonkeyPatch, make_writer: MakeWriter
     ) -> None:
         """A record the verbosity drops costs no mapping and no serialization."""
-        writer = EventWriter(tmp_path, "sim", verbosity="MILESTONE", mode="sync")
+        writer = make_writer(verbosity="MILESTONE", mode="sync")
 
         def forbidden(*_: Any) -> Any:
             raise AssertionError("filtered record was mapped or encoded")
@@ -409,16 +411,17 @@ class TestQueued:
         assert len(raw_lines(tmp_path)) == 100
         asyncio.run(writer.aclose())
 
-    def test_flush_writes_everything_and_current_size_is_true(self, tmp_path: Path) -> None:
+    def test_flush_writes_everything_and_current_size_is_true(
+        self, tmp_path: Path, make_writer: MakeWriter
+    ) -> None:
         """After flush() every accepted event is in the file and current_size is its size."""
-        writer = EventWriter(tmp_path, "sim")
+        writer = make_writer()
         log = _configure(writer)
         for i in range(1000):
             log.info("e", i=i)
         assert writer.flush(timeout=10)
         assert len(raw_lines(tmp_path)) == 1000
         assert writer.current_size == (tmp_path / "events.jsonl").stat().st_size
-        writer.close()
 
     def test_drop_policy_counts_exactly(
         self,
@@ -708,12 +711,11 @@ class TestRunTimeErrors:
         assert event.event_type.startswith("<unprintable ")
         assert event.event_type.endswith("Unprintable>")
 
-    def test_emit_of_a_non_event_is_counted(self, tmp_path: Path) -> None:
+    def test_emit_of_a_non_event_is_counted(self, make_writer: MakeWriter) -> None:
         """emit() of something that is not an Event is counted failed, not raised."""
-        writer = EventWriter(tmp_path, "sim", mode="sync")
+        writer = make_writer(mode="sync")
         writer.emit({"event_type": "dict"})  # type: ignore[arg-type]
         assert writer.stats.failed == 1
-        writer.close()
 
 
 class _RecordingLogger:

@@ -27,10 +27,11 @@ from typing import Any
 
 import orjson
 import pytest
-from structlog import DropEvent
 
 import structlog_events
 from structlog_events import EventWriter, WriteMode, _sinks
+
+from ..helpers import log
 
 PACKAGE = str(Path(structlog_events.__file__).parent)
 
@@ -72,11 +73,6 @@ class Interrupt:
             yield
         finally:
             sys.settrace(previous)
-
-
-def log(writer: EventWriter, name: str) -> None:
-    with contextlib.suppress(DropEvent):
-        writer(None, "info", {"event": name})
 
 
 def names_in(directory: Path) -> list[str]:
