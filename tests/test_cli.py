@@ -16,6 +16,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -23,7 +24,7 @@ from click.testing import CliRunner, Result
 from structlog.processors import ExceptionRenderer
 from structlog.tracebacks import ExceptionDictTransformer
 
-from structlog_events import Event, EventWriter, bridge_stdlib_logging
+from structlog_events import Event, EventWriter, VerbosityLevel, bridge_stdlib_logging
 from structlog_events._cli import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE, cli
 from structlog_events._models import EventModels
 
@@ -232,7 +233,12 @@ class TestCat:
         with EventWriter(tmp_path, "s", mode="sync", verbosity="STATE") as writer:
             for level in levels:
                 writer.emit(
-                    Event(event_type="e", simulation_id="s", level=level, verbosity="STATE")
+                    Event(
+                        event_type="e",
+                        simulation_id="s",
+                        level=level,
+                        verbosity=VerbosityLevel.STATE,
+                    )
                 )
         lines = run("cat", "--color", tmp_path).stdout.splitlines()
         styled = {
@@ -250,7 +256,8 @@ class TestCat:
     def test_control_characters_in_events_are_escaped(self, tmp_path: Path) -> None:
         """A terminal escape or newline inside an event cannot reach the terminal raw."""
         with EventWriter(tmp_path, "s", mode="sync") as writer:
-            log(writer, event="evil\x1b[2Jtype\n", payload="\x1b]0;title\x07", **{"k\x1b": 1})
+            escaped_key: dict[str, Any] = {"k\x1b": 1}
+            log(writer, event="evil\x1b[2Jtype\n", payload="\x1b]0;title\x07", **escaped_key)
         output = run("cat", tmp_path).stdout
         assert "\x1b" not in output
         assert "\x07" not in output
@@ -294,7 +301,7 @@ class TestCat:
         handler = bridge_stdlib_logging(writer, logger="thirdparty", set_level=False)
         try:
             try:
-                {}["missing"]
+                dict[str, int]()["missing"]
             except KeyError:
                 logging.getLogger("thirdparty").error("lookup failed", exc_info=True)
         finally:

@@ -98,6 +98,13 @@ class TestCheckedAtConstruction:
         assert writer.event_model is Event
 
 
+def rows(query: str) -> list[tuple[Any, ...]]:
+    """The rows DuckDB gives for *query*."""
+    relation = duckdb.sql(query)
+    assert relation is not None, "a SELECT gives a relation"
+    return relation.fetchall()
+
+
 def _line(model: type[Event], **fields: Any) -> bytes:
     event = model(event_type=fields.pop("event_type", "e"), simulation_id="s", **fields)
     return event.model_dump_json().encode()
@@ -208,17 +215,17 @@ class TestDownstreamEngines:
             f"SELECT * FROM read_json('{run}/events*.jsonl*', format='newline_delimited', "
             "union_by_name=true, ignore_errors=true) WHERE event_id IS NOT NULL"
         )
-        columns = {name: kind for name, kind, *_ in duckdb.sql(f"DESCRIBE {query}").fetchall()}
+        columns = {name: kind for name, kind, *_ in rows(f"DESCRIBE {query}")}
         assert columns["turn_number"] == "BIGINT"
         assert columns["agent_id"] == "VARCHAR"
         assert columns["caused_by"] == "VARCHAR[]"
         assert columns["timestamp"] == "TIMESTAMP WITH TIME ZONE"
-        [counts] = duckdb.sql(
+        [counts] = rows(
             f"SELECT count(*), count(DISTINCT event_id), count(DISTINCT turn_number) FROM ({query})"
-        ).fetchall()
+        )
         assert counts == (80, 80, 80)
-        by_agent = duckdb.sql(
+        by_agent = rows(
             f"SELECT agent_id, count(*) FROM ({query}) WHERE turn_number >= 40 GROUP BY ALL "
             "ORDER BY agent_id"
-        ).fetchall()
+        )
         assert by_agent == [("a0", 13), ("a1", 14), ("a2", 13)]

@@ -28,7 +28,7 @@ from structlog_events import (
     follow_events,
     read_events,
 )
-from structlog_events._layout import Listing
+from structlog_events._layout import Listing, list_rotated
 from structlog_events._reader import merge_scans
 from structlog_events._scan import CAUGHT_UP, LineProblem, ScanItem, ScannedLine, scan
 
@@ -467,19 +467,19 @@ class TestFilters:
         with pytest.raises(ValueError, match="valid names are"):
             read_events(directory, verbosity="loud")
         with pytest.raises(TypeError, match="since must be a datetime"):
-            read_events(directory, since="2024-05-01")  # type: ignore[arg-type]
+            read_events(directory, since="2024-05-01")  # type: ignore[call-overload]
         with pytest.raises(ValueError, match="poll_interval"):
             follow_events(directory, poll_interval=0)
         with pytest.raises(ValueError, match="valid names are debug, info, warning, error"):
             read_events(directory, level="loud")
         with pytest.raises(TypeError, match=r"logging\.ERROR"):
-            read_events(directory, level=4.0)  # type: ignore[arg-type]
+            read_events(directory, level=4.0)  # type: ignore[call-overload]
         with pytest.raises(TypeError, match=r"\{'agent_id': 'a1'\}"):
-            read_events(directory, where=[("agent_id", "a1")])  # type: ignore[arg-type]
+            read_events(directory, where=[("agent_id", "a1")])  # type: ignore[call-overload]
         with pytest.raises(ValueError, match=r"e\.g\. agent_id or data\.config\.region"):
             read_events(directory, where={"config..region": "eu"})
         with pytest.raises(TypeError, match="follows one directory"):
-            follow_events([directory])  # type: ignore[arg-type]
+            follow_events([directory])  # type: ignore[call-overload]
 
 
 class TestSources:
@@ -575,7 +575,7 @@ class TestSources:
         with pytest.raises(TypeError, match="str or PathLike, or a list of them"):
             read_events([tmp_path, 3])  # type: ignore[list-item]
         with pytest.raises(TypeError, match="str or PathLike, or a list of them"):
-            read_events(3)  # type: ignore[arg-type]
+            read_events(3)  # type: ignore[call-overload]
 
     def test_closing_a_merge_closes_every_directory(self, tmp_path: Path) -> None:
         """Leaving a merged read early closes the files of every source."""
@@ -588,7 +588,7 @@ class TestSources:
         assert open_fds(tmp_path) == before
 
 
-def scanned(stream: int, stamps: list[int]) -> Iterator[ScanItem]:
+def scanned(stream: int, stamps: list[int]) -> Generator[ScanItem, None, None]:
     """A finished scan of events at *stamps* (seconds), tagged with their stream and index."""
     for index, second in enumerate(stamps):
         stamp = helpers.LEVELS_BASE + timedelta(seconds=second)
@@ -634,7 +634,7 @@ class TestMerge:
         """The merge pulls a line from a stream only when the one before it is yielded."""
         pulled = [0, 0]
 
-        def counted(stream: int, stamps: list[int]) -> Iterator[ScanItem]:
+        def counted(stream: int, stamps: list[int]) -> Generator[ScanItem, None, None]:
             for item in scanned(stream, stamps):
                 pulled[stream] += 1
                 yield item
@@ -649,7 +649,7 @@ class TestMerge:
         """A corrupt line comes right after the line before it in its own file."""
         problem = LineProblem(Path("s1"), 2, "bad")
 
-        def with_problem() -> Iterator[ScanItem]:
+        def with_problem() -> Generator[ScanItem, None, None]:
             items = list(scanned(1, [5, 8]))
             yield from [items[0], problem, items[1], CAUGHT_UP]
 
@@ -823,7 +823,7 @@ class TestIncompleteListings:
 
             monkeypatch.setattr(_scan, "list_rotated", listing)
 
-        real_listing = _scan.list_rotated
+        real_listing = list_rotated
         return hide
 
     def test_file_missed_by_a_listing_is_read_in_its_place(
@@ -854,7 +854,7 @@ class TestIncompleteListings:
     ) -> None:
         """A plain file gone by the time it is opened is read from its ``.gz``."""
         fill(tmp_path, 30)
-        stale = _scan.list_rotated(tmp_path)
+        stale = list_rotated(tmp_path)
         for path in rotated(tmp_path):
             compress(path)
         monkeypatch.setattr(_scan, "list_rotated", lambda directory, after="": stale)

@@ -252,7 +252,7 @@ def documented_rsyslog_config() -> str:
     """The rsyslog configuration of ``docs/shipping.md``, exactly as users copy it."""
     blocks = re.findall(r"```rsyslog\n(.*?)```", DOCS.read_text(), flags=re.DOTALL)
     assert len(blocks) == 1, "docs/shipping.md has one ```rsyslog block"
-    config = blocks[0]
+    config: str = blocks[0]
     assert DOCUMENTED_INPUT in config
     assert DOCUMENTED_OUTPUT in config
     return config

@@ -324,7 +324,7 @@ class TestEmit:
         event = DecisionEvent(
             event_type="agent_decided",
             simulation_id="s",
-            verbosity="DECISION",
+            verbosity=VerbosityLevel.DECISION,
             turn_number=2,
             agent_id="a1",
             data={"choice": "buy"},

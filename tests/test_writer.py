@@ -211,14 +211,20 @@ class TestProcessor:
         monkeypatch.setattr("structlog_events._writer.encode_record", forbidden)
         with pytest.raises(structlog.DropEvent):
             writer(None, "info", {"event": "dropped"})
-        writer.emit(Event(event_type="dropped", simulation_id="sim", verbosity="DETAIL"))
+        writer.emit(
+            Event(event_type="dropped", simulation_id="sim", verbosity=VerbosityLevel.DETAIL)
+        )
         assert writer.stats.written == writer.stats.failed == 0
 
     def test_emit_filters_by_verbosity(self, tmp_path: Path) -> None:
         """emit() applies the writer's verbosity like any record."""
         writer = EventWriter(tmp_path, "sim", verbosity="DECISION", mode="sync")
-        writer.emit(Event(event_type="kept", simulation_id="sim", verbosity="MILESTONE"))
-        writer.emit(Event(event_type="dropped", simulation_id="sim", verbosity="ACTION"))
+        writer.emit(
+            Event(event_type="kept", simulation_id="sim", verbosity=VerbosityLevel.MILESTONE)
+        )
+        writer.emit(
+            Event(event_type="dropped", simulation_id="sim", verbosity=VerbosityLevel.ACTION)
+        )
         writer.close()
         assert [e.event_type for e in read_events(tmp_path)] == ["kept"]
 
@@ -233,14 +239,14 @@ class TestProcessor:
 class TestWrite:
     def test_writes_what_the_processor_writes(self, tmp_path: Path, mode: WriteMode) -> None:
         """write(record, method_name=...) writes the event a log call with that record writes."""
-        records = [
+        records: list[tuple[dict[str, Any], str]] = [
             ({"event": "order_filled", "order_id": 7}, "info"),
             ({"event": "disk_low", "free_mb": 3}, "warning"),
             ({"event": "turn", "verbosity": "MILESTONE", "simulation_id": "other"}, "debug"),
         ]
         with EventWriter(tmp_path / "written", "sim", mode=mode) as writer:
             for record, method_name in records:
-                assert writer.write(dict(record), method_name=method_name) is None
+                writer.write(dict(record), method_name=method_name)
         with EventWriter(tmp_path / "logged", "sim", mode=mode) as writer:
             for record, method_name in records:
                 with pytest.raises(structlog.DropEvent):
@@ -289,7 +295,7 @@ class TestExceptions:
         with EventWriter(tmp_path, "sim", mode=mode) as writer:
             log = _configure(writer)
             try:
-                {}["k"]
+                dict[str, int]()["k"]
             except KeyError:
                 log.exception("boom", order=7)
         [event] = read_events(tmp_path)
@@ -347,9 +353,14 @@ class TestEmit:
         """An event whose verbosity was given keeps it, whatever event_verbosity says."""
         with EventWriter(tmp_path, "sim", mode="sync", verbosity="MILESTONE",
                          event_verbosity={"e": "MILESTONE"}) as writer:  # fmt: skip
-            writer.emit(Event(event_type="e", simulation_id="sim", verbosity="ACTION"))
+            writer.emit(Event(event_type="e", simulation_id="sim", verbosity=VerbosityLevel.ACTION))
             writer.emit(
-                Event(event_type="e", simulation_id="sim", verbosity="MILESTONE", data={"n": 2})
+                Event(
+                    event_type="e",
+                    simulation_id="sim",
+                    verbosity=VerbosityLevel.MILESTONE,
+                    data={"n": 2},
+                )
             )
         [event] = read_events(tmp_path)
         assert event.data == {"n": 2}
@@ -359,7 +370,7 @@ class TestEmit:
         with EventWriter(tmp_path / "a", "sim", mode="sync", verbosity="DETAIL",
                          event_verbosity={"e": "MILESTONE"}) as writer:  # fmt: skip
             writer.emit(Event(event_type="e", simulation_id="sim"))
-            writer.emit(Event(event_type="e", simulation_id="sim", verbosity="DETAIL"))
+            writer.emit(Event(event_type="e", simulation_id="sim", verbosity=VerbosityLevel.DETAIL))
         with EventWriter(tmp_path / "b", "sim", mode="sync", verbosity="DETAIL",
                          event_verbosity={"e": "STATE"}) as writer:  # fmt: skip
             for event in read_events(tmp_path / "a"):

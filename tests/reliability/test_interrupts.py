@@ -112,7 +112,7 @@ def run_with_deadline(scenario: Callable[[], None]) -> None:
         raise failure[0]
 
 
-def lines_run(operation: Callable[[], None]) -> int:
+def lines_run(operation: Callable[[], object]) -> int:
     """How many lines of the package *operation* runs in the calling thread."""
     counter = Interrupt(at=0, action=lambda: None)
     with counter.armed():
@@ -130,7 +130,7 @@ def _as_on_the_main_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 def every_line(
     tmp_path: Path,
     setup: Callable[[Path], EventWriter],
-    operation: Callable[[EventWriter], None],
+    operation: Callable[[EventWriter], object],
     action: Callable[[EventWriter], Callable[[], None]],
     check: Callable[[EventWriter, Path, bool], None],
 ) -> int:
@@ -192,7 +192,7 @@ def at_shutdown(mode: WriteMode) -> Callable[[Path], EventWriter]:
     def setup(directory: Path) -> EventWriter:
         writer = EventWriter(directory, "sim", mode=mode)
         log(writer, "before")
-        writer._sink.wait_in_callers(time.monotonic() + 60)
+        writer._parts.sink.wait_in_callers(time.monotonic() + 60)
         return writer
 
     return setup

@@ -75,16 +75,15 @@ class TestAccounting:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """While the queue never runs empty, the thread still fsyncs after each MiB written."""
-        slow = SlowOs(0.05)
         file_fsyncs: list[int] = []
 
-        def fsync(fd: int) -> None:
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                file_fsyncs.append(fd)
-            os.fsync(fd)
+        class CountingFsyncs(SlowOs):
+            def fsync(self, fd: int) -> None:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    file_fsyncs.append(fd)
+                os.fsync(fd)
 
-        slow.fsync = fsync  # type: ignore[method-assign]
-        monkeypatch.setattr(_file, "os", slow)
+        monkeypatch.setattr(_file, "os", CountingFsyncs(0.05))
         writer = EventWriter(tmp_path, "sim", max_queue_size=20_000, max_file_size=10**9)
         for n in range(10_000):  # about 6 MiB, queued long before the slow disk takes it
             log(writer, src="q", n=n, pad="p" * 500)
