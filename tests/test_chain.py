@@ -13,7 +13,7 @@ import structlog
 from structlog_events import EventWriter
 from structlog_events._mapping import RecordMapper
 
-from .checks import read_events
+from .helpers import read_events
 
 
 def configure(*processors: Any) -> tuple[Any, io.StringIO]:

@@ -14,9 +14,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -24,17 +24,17 @@ from click.testing import CliRunner, Result
 from structlog.processors import ExceptionRenderer
 from structlog.tracebacks import ExceptionDictTransformer
 
-from structlog_events import Event, EventWriter, bridge_stdlib_logging
+from structlog_events import Event, EventWriter, VerbosityLevel, bridge_stdlib_logging
 from structlog_events._cli import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE, cli
 from structlog_events._models import EventModels
 
-from . import checks
-from .checks import write_one_per_level
+from . import helpers
+from .helpers import log, wait_until, write_one_per_level
 from .models import DecisionEvent, SimEvent
-from .test_reader import append, compress, event_line, fill, log, rotated, write_typed_run
+from .test_reader import append, compress, event_line, fill, rotated, write_typed_run
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-BASE = checks.LEVELS_BASE
+BASE = helpers.LEVELS_BASE
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
@@ -45,14 +45,6 @@ def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
 def mixed(tmp_path: Path) -> Path:
     """Five events, one per level, a minute apart, two types and two simulations."""
     return write_one_per_level(tmp_path)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    """Return once *condition* holds; fail after *timeout* seconds (a bound, not a measure)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
 
 
 def numbers_in(output: str) -> list[int]:
@@ -158,7 +150,7 @@ class TestCat:
         fill(tmp_path, 30)
         spaced = b'{"event_type": "step",  "simulation_id": "sim", "data": {"number": 30}}\n'
         append(tmp_path / "events.jsonl", spaced)
-        stored = b"".join(checks.raw_lines(tmp_path))
+        stored = b"".join(helpers.raw_lines(tmp_path))
         assert stored.endswith(spaced)
         compress(rotated(tmp_path)[0])
         result = run("cat", "--json", tmp_path)
@@ -176,7 +168,7 @@ class TestCat:
 
     def test_level_keeps_that_level_and_more_severe(self, mixed: Path) -> None:
         """--level error keeps error and exception; any case, or a stdlib number, works."""
-        assert checks.LOG_LEVELS == ("info", "error", "debug", "warning", "exception")
+        assert helpers.LOG_LEVELS == ("info", "error", "debug", "warning", "exception")
         assert numbers_in(run("cat", mixed, "--level", "error").stdout) == [1, 4]
         assert numbers_in(run("cat", mixed, "-l", "WARNING").stdout) == [1, 3, 4]
         assert numbers_in(run("cat", mixed, "--level", "20").stdout) == [0, 1, 3, 4]
@@ -241,7 +233,12 @@ class TestCat:
         with EventWriter(tmp_path, "s", mode="sync", verbosity="STATE") as writer:
             for level in levels:
                 writer.emit(
-                    Event(event_type="e", simulation_id="s", level=level, verbosity="STATE")
+                    Event(
+                        event_type="e",
+                        simulation_id="s",
+                        level=level,
+                        verbosity=VerbosityLevel.STATE,
+                    )
                 )
         lines = run("cat", "--color", tmp_path).stdout.splitlines()
         styled = {
@@ -259,7 +256,8 @@ class TestCat:
     def test_control_characters_in_events_are_escaped(self, tmp_path: Path) -> None:
         """A terminal escape or newline inside an event cannot reach the terminal raw."""
         with EventWriter(tmp_path, "s", mode="sync") as writer:
-            log(writer, event="evil\x1b[2Jtype\n", payload="\x1b]0;title\x07", **{"k\x1b": 1})
+            escaped_key: dict[str, Any] = {"k\x1b": 1}
+            log(writer, event="evil\x1b[2Jtype\n", payload="\x1b]0;title\x07", **escaped_key)
         output = run("cat", tmp_path).stdout
         assert "\x1b" not in output
         assert "\x07" not in output
@@ -303,7 +301,7 @@ class TestCat:
         handler = bridge_stdlib_logging(writer, logger="thirdparty", set_level=False)
         try:
             try:
-                {}["missing"]
+                dict[str, int]()["missing"]
             except KeyError:
                 logging.getLogger("thirdparty").error("lookup failed", exc_info=True)
         finally:
@@ -317,7 +315,7 @@ class TestCat:
     def test_traceback_text_cannot_reach_the_terminal_raw(self, tmp_path: Path) -> None:
         """Control characters inside a stored traceback are escaped like any other text."""
         with EventWriter(tmp_path, "s", mode="sync") as writer:
-            log(writer, "error", event="e", exception="Traceback\nValueError: \x1b[2J")
+            log(writer, "e", method_name="error", exception="Traceback\nValueError: \x1b[2J")
         output = run("cat", tmp_path).stdout
         assert "\x1b" not in output
         assert output.splitlines()[1:] == ["    Traceback", '    "ValueError: \\u001b[2J"']
@@ -414,9 +412,9 @@ class TestTail:
         reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()))
         reader.start()
         try:
-            wait_for(lambda: len(lines) >= 2)
+            assert wait_until(lambda: len(lines) >= 2)
             fill(tmp_path, 200, start=5)
-            wait_for(lambda: len(lines) >= 202)
+            assert wait_until(lambda: len(lines) >= 202)
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=30) == EXIT_INTERRUPTED
             reader.join(timeout=30)
@@ -641,9 +639,9 @@ class TestTargets:
         for path, source in ((first, first), (copy, second), (renamed, first), (live, live)):
             result = run("cat", path)
             assert result.exit_code == 0, result.output
-            expected = [event.data["number"] for event in checks.read_events_of(source)]
+            expected = [event.data["number"] for event in helpers.read_events_of(source)]
             assert numbers_in(result.stdout) == expected
-        lines = len(checks.read_events_of(first)) + len(checks.read_events_of(second))
+        lines = len(helpers.read_events_of(first)) + len(helpers.read_events_of(second))
         validated = run("validate", first, copy)
         assert (validated.exit_code, validated.stdout) == (0, "")
         assert f"{lines} lines in 2 files: all valid events" in validated.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from structlog_events import read_events
 
-from .checks import check_dir
+from .helpers import check_dir
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 EXAMPLE = EXAMPLES / "simulation.py"
@@ -70,7 +71,7 @@ class TestTypedSimulation:
         run_dir, output = run_example("--output-root", str(tmp_path), example=TYPED_EXAMPLE)
         sys.path.insert(0, str(EXAMPLES))
         try:
-            import typed_simulation as example
+            example = importlib.import_module("typed_simulation")
         finally:
             sys.path.remove(str(EXAMPLES))
         events = list(read_events(run_dir, model=example.SimEvent, models=example.EVENT_MODELS))

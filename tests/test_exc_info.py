@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import structlog
@@ -18,12 +18,15 @@ SHAPE = {
 }  # fmt: skip
 
 
-def raised(error: BaseException) -> BaseException:
+E = TypeVar("E", bound=BaseException)
+
+
+def raised(error: E) -> E:
     """*error*, raised and caught, so it carries a traceback."""
     try:
         raise error
-    except BaseException as caught:
-        return caught
+    except BaseException:
+        return error
 
 
 def dict_tracebacks_without_locals(exc_info: Any) -> Any:
@@ -148,7 +151,7 @@ class TestUnprintableExceptions:
     def test_notes_that_are_not_a_list(self) -> None:
         """A __notes__ attribute that is not a list of notes does not lose the traceback."""
         error = ValueError("v")
-        error.__notes__ = 42  # type: ignore[attr-defined]
+        error.__notes__ = 42  # type: ignore[assignment]
         result = structured_exception(raised(error))
         assert result is not None
         assert result[0]["exc_type"] == "ValueError"

@@ -26,7 +26,7 @@ from hypothesis.stateful import (
 
 from structlog_events import Event, EventWriter, WriteMode, _directory
 
-from .checks import event_files, raw_lines
+from .helpers import event_files, raw_lines
 from .strategies import unicode_text
 
 payloads = st.tuples(unicode_text, st.integers(min_value=0, max_value=600))

@@ -12,7 +12,7 @@ import structlog
 
 from structlog_events import EventWriter, VerbosityLevel, make_filtering_bound_logger
 
-from .checks import read_events
+from .helpers import MakeWriter, read_events
 
 
 def _logger(writer: EventWriter, seen: list[str]) -> Any:
@@ -93,26 +93,26 @@ class TestFilteringBoundLogger:
         ],
     )
     def test_which_methods_reach_the_processors(
-        self, tmp_path: Path, verbosity: str, reaching: set[str]
+        self, verbosity: str, reaching: set[str], make_writer: MakeWriter
     ) -> None:
         """Exactly the methods whose default level the writer keeps reach the processors."""
-        writer = EventWriter(tmp_path, "sim", verbosity=verbosity, mode="sync")
+        writer = make_writer(verbosity=verbosity, mode="sync")
         seen: list[str] = []
         log = _logger(writer, seen)
         methods = ("debug", "info", "msg", "warning", "error", "critical", "exception")
         for method in methods:
             getattr(log, method)(method)  # the event is named after the method called
-        writer.close()
         assert {entry.split(":")[1] for entry in seen} == reaching
 
-    def test_kept_methods_are_untouched_when_nothing_is_dropped(self, tmp_path: Path) -> None:
+    def test_kept_methods_are_untouched_when_nothing_is_dropped(
+        self, make_writer: MakeWriter
+    ) -> None:
         """At DETAIL the class is structlog's own: no wrapper on any call."""
-        writer = EventWriter(tmp_path, "sim", verbosity="DETAIL")
+        writer = make_writer(verbosity="DETAIL")
         cls = make_filtering_bound_logger(writer)
         base = structlog.make_filtering_bound_logger("debug")
         for name in ("debug", "info", "msg", "warning", "error", "critical", "exception"):
             assert getattr(cls, name) is getattr(base, name)
-        writer.close()
 
     def test_non_string_event_goes_through(self, tmp_path: Path) -> None:
         """An unhashable event never raises in the fast path: the writer decides."""
@@ -136,10 +136,10 @@ def reached(seen: list[str]) -> set[str]:
 class TestAsyncAndLevelMethods:
     @pytest.mark.parametrize("verbosity", ["MILESTONE", "ACTION", "DETAIL"])
     def test_async_methods_filter_like_their_sync_twins(
-        self, tmp_path: Path, verbosity: str
+        self, verbosity: str, make_writer: MakeWriter
     ) -> None:
         """await log.adebug(...) and the others reach the processors exactly as the sync calls."""
-        writer = EventWriter(tmp_path, "sim", verbosity=verbosity, mode="sync")
+        writer = make_writer(verbosity=verbosity, mode="sync")
         sync_seen: list[str] = []
         log = _logger(writer, sync_seen)
         for method in METHODS:
@@ -152,7 +152,6 @@ class TestAsyncAndLevelMethods:
                 await getattr(log, f"a{method}")(method)
 
         asyncio.run(call_every_async_method())
-        writer.close()
         assert reached(async_seen) == reached(sync_seen)
         assert len(reached(sync_seen)) < len(METHODS) or verbosity == "DETAIL"
 
@@ -203,9 +202,9 @@ class TestAsyncAndLevelMethods:
 
 
 class TestKeeps:
-    def test_keeps(self, tmp_path: Path) -> None:
+    def test_keeps(self, make_writer: MakeWriter) -> None:
         """keeps() answers by level order and accepts names."""
-        writer = EventWriter(tmp_path, "sim", verbosity="ACTION")
+        writer = make_writer(verbosity="ACTION")
         assert writer.keeps("milestone")
         assert writer.keeps("ACTION")
         assert not writer.keeps("STATE")

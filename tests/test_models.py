@@ -13,8 +13,9 @@ from structlog_events import Event, EventWriter
 from structlog_events._models import EventModels
 from structlog_events._scan import LineProblem, ScannedLine
 
+from .helpers import MakeWriter, log
 from .models import DecisionEvent, SimEvent
-from .test_reader import append, log
+from .test_reader import append
 
 
 class _Aliased(Event):
@@ -88,11 +89,20 @@ class TestCheckedAtConstruction:
         with pytest.raises(ValueError, match=message):
             EventModels(None, {"e": model})
 
-    def test_narrowing_an_envelope_field_is_accepted(self, tmp_path: Path) -> None:
+    def test_narrowing_an_envelope_field_is_accepted(
+        self, tmp_path: Path, make_writer: MakeWriter
+    ) -> None:
         """A Literal event_type or a required level keeps within the envelope: accepted."""
-        writer = EventWriter(tmp_path, "s", event_models={"agent_decided": _Narrowed})
+        writer = make_writer(tmp_path, "s", event_models={"agent_decided": _Narrowed})
         assert writer.event_models == {"agent_decided": _Narrowed}
         assert writer.event_model is Event
+
+
+def rows(query: str) -> list[tuple[Any, ...]]:
+    """The rows DuckDB gives for *query*."""
+    relation = duckdb.sql(query)
+    assert relation is not None, "a SELECT gives a relation"
+    return relation.fetchall()
 
 
 def _line(model: type[Event], **fields: Any) -> bytes:
@@ -205,17 +215,17 @@ class TestDownstreamEngines:
             f"SELECT * FROM read_json('{run}/events*.jsonl*', format='newline_delimited', "
             "union_by_name=true, ignore_errors=true) WHERE event_id IS NOT NULL"
         )
-        columns = {name: kind for name, kind, *_ in duckdb.sql(f"DESCRIBE {query}").fetchall()}
+        columns = {name: kind for name, kind, *_ in rows(f"DESCRIBE {query}")}
         assert columns["turn_number"] == "BIGINT"
         assert columns["agent_id"] == "VARCHAR"
         assert columns["caused_by"] == "VARCHAR[]"
         assert columns["timestamp"] == "TIMESTAMP WITH TIME ZONE"
-        [counts] = duckdb.sql(
+        [counts] = rows(
             f"SELECT count(*), count(DISTINCT event_id), count(DISTINCT turn_number) FROM ({query})"
-        ).fetchall()
+        )
         assert counts == (80, 80, 80)
-        by_agent = duckdb.sql(
+        by_agent = rows(
             f"SELECT agent_id, count(*) FROM ({query}) WHERE turn_number >= 40 GROUP BY ALL "
             "ORDER BY agent_id"
-        ).fetchall()
+        )
         assert by_agent == [("a0", 13), ("a1", 14), ("a2", 13)]

@@ -46,6 +46,15 @@ class TestReadmeExamples:
         assert len(python_blocks()) >= 8
         assert (directory / "runs" / "sim-42" / "events.jsonl").exists()
 
+    def test_write_example(self, readme_run: tuple[Path, str]) -> None:
+        """The write() example writes its two records, the second one as a warning."""
+        directory, _ = readme_run
+        events = list(read_events(directory / "runs" / "replay"))
+        assert [(event.event_type, event.level) for event in events] == [
+            ("order_filled", "info"),
+            ("disk_low", "warning"),
+        ]
+
     def test_chain_and_bridge_setup(self, readme_run: tuple[Path, str]) -> None:
         """The chain-plus-bridge setup writes its three events once, the exception structured."""
         directory, _ = readme_run

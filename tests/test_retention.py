@@ -310,7 +310,7 @@ class TestMaxAge:
         """max_age and rotate_every take a timedelta, not a number of seconds."""
         for option in ("max_age", "rotate_every"):
             with pytest.raises(TypeError, match=f"{option} must be a datetime.timedelta"):
-                EventWriter(tmp_path, "sim", **{option: 3600})
+                EventWriter(tmp_path, "sim", **{option: 3600})  # type: ignore[arg-type]
 
 
 class TestCompression:

@@ -28,8 +28,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -39,7 +38,7 @@ import structlog
 
 from structlog_events import EventWriter, WriteMode
 
-from .checks import event_files
+from .helpers import event_files, wait_until
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "shipping.md"
 
@@ -110,16 +109,6 @@ def read_line(stream: IO[bytes], timeout: float) -> bytes:
     """One line from a child's pipe, or ``b""`` if none came within *timeout* seconds."""
     ready, _, _ = select.select([stream], [], [], timeout)
     return stream.readline() if ready else b""
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    """Poll *condition* until it holds or *timeout* seconds pass; return whether it held."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def size_of(path: Path) -> int:
@@ -249,6 +238,7 @@ class TestGnuTail:
                 assert wait_until(lambda: size_of(shipped_path) > 0, 30), "tail printed nothing"
                 writer.start()
                 written = writer.finish()
+                # A bound only: assert_shipped says what did not arrive.
                 wait_until(lambda: size_of(shipped_path) >= len(written), DRAIN_TIMEOUT)
         assert_shipped(shipped_path.read_bytes(), written)
 
@@ -262,7 +252,7 @@ def documented_rsyslog_config() -> str:
     """The rsyslog configuration of ``docs/shipping.md``, exactly as users copy it."""
     blocks = re.findall(r"```rsyslog\n(.*?)```", DOCS.read_text(), flags=re.DOTALL)
     assert len(blocks) == 1, "docs/shipping.md has one ```rsyslog block"
-    config = blocks[0]
+    config: str = blocks[0]
     assert DOCUMENTED_INPUT in config
     assert DOCUMENTED_OUTPUT in config
     return config
@@ -296,6 +286,7 @@ class TestRsyslog:
                 assert wait_until(lambda: size_of(shipped_path) > 0, 30), "rsyslog shipped nothing"
                 writer.start()
                 written = writer.finish()
+                # A bound only: assert_shipped says what did not arrive.
                 wait_until(lambda: size_of(shipped_path) >= len(written), DRAIN_TIMEOUT)
                 # SIGTERM: rsyslog flushes and closes its output before it exits.
                 daemon.send_signal(signal.SIGTERM)

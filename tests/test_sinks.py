@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,7 @@ import pytest
 from structlog_events import Event, EventWriter
 from structlog_events._sinks import SyncSink
 
-from .checks import read_events
-
-
-def _wait_until(condition: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.001)
+from .helpers import MakeWriter, read_events, wait_until
 
 
 class TestGroupCommit:
@@ -56,7 +48,7 @@ class TestGroupCommit:
         followers = [threading.Thread(target=emit, args=(i,)) for i in (1, 2, 3)]
         for follower in followers:
             follower.start()
-        _wait_until(lambda: len(sink._queue) == 3)
+        assert wait_until(lambda: len(sink._queue) == 3, 10)
         assert all(follower.is_alive() for follower in followers), "returned before its fsync"
         release.set()
         for thread in (leader, *followers):
@@ -66,10 +58,13 @@ class TestGroupCommit:
         assert sorted(e.data["i"] for e in read_events(tmp_path)) == [0, 1, 2, 3]
 
     def test_a_failing_commit_releases_every_waiter(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        make_writer: MakeWriter,
     ) -> None:
         """An unexpected error in a commit is counted, and no caller is left waiting."""
-        writer = EventWriter(tmp_path, "sim", mode="sync")
+        writer = make_writer(mode="sync")
 
         def broken(lines: list[bytes]) -> int:
             raise RuntimeError("bug")
@@ -87,4 +82,3 @@ class TestGroupCommit:
         assert writer.stats.failed == 8
         assert "RuntimeError('bug')" in capsys.readouterr().err
         monkeypatch.undo()
-        writer.close()

@@ -127,7 +127,8 @@ class TestOtherForms:
     def test_values_of_other_shapes_are_not_exc_info(self) -> None:
         """An empty text, a dict, a list of other things or a broken member is None."""
         broken_member = [{"exc_type": "ExceptionGroup", "is_group": True, "exceptions": [[1]]}]
-        for value in ("", "\n", {}, [], [1], [{"frames": []}], 3, None, broken_member):
+        values: list[object] = ["", "\n", {}, [], [1], [{"frames": []}], 3, None, broken_member]
+        for value in values:
             assert traceback_lines(value) is None, value
 
     @given(value=json_values)

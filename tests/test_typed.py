@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from structlog_events import Event, EventWriter, VerbosityLevel, read_events
 from structlog_events._encode import encode_record
 
-from .checks import raw_lines
+from .helpers import MakeWriter, raw_lines
 from .models import (
     MODELS,
     SIMULATED_START,
@@ -185,10 +185,10 @@ class TestRecordKeysToFields:
         assert thing["thing"].startswith("<tests.models.Thing object")
         assert (writer.stats.fallbacks, writer.stats.invalid) == (2, 0)
 
-    def test_plain_event_keeps_the_fast_path(self, tmp_path: Path) -> None:
+    def test_plain_event_keeps_the_fast_path(self, tmp_path: Path, make_writer: MakeWriter) -> None:
         """Without a model (or with Event itself) records are encoded by the orjson fast path."""
-        assert EventWriter(tmp_path / "a", "s")._encode is encode_record
-        assert EventWriter(tmp_path / "b", "s", event_model=Event)._encode is encode_record
+        assert make_writer(tmp_path / "a", "s")._encode is encode_record
+        assert make_writer(tmp_path / "b", "s", event_model=Event)._encode is encode_record
 
     @given(
         name=st.sampled_from(sorted(MODELS)),
@@ -324,7 +324,7 @@ class TestEmit:
         event = DecisionEvent(
             event_type="agent_decided",
             simulation_id="s",
-            verbosity="DECISION",
+            verbosity=VerbosityLevel.DECISION,
             turn_number=2,
             agent_id="a1",
             data={"choice": "buy"},

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ import structlog
 
 from structlog_events import Event, EventWriter, Overflow, VerbosityLevel, WriteMode
 
-from .checks import check_dir, raw_lines, read_events
+from .helpers import MakeWriter, check_dir, raw_lines, read_events
 
 
 def _configure(writer: EventWriter, *extra: Any) -> Any:
@@ -40,13 +41,12 @@ def mode(request: pytest.FixtureRequest) -> WriteMode:
 class TestAcceptance:
     """The design's original acceptance tests, adapted to this package."""
 
-    def test_sync_mode_writes_immediately(self, tmp_path: Path) -> None:
+    def test_sync_mode_writes_immediately(self, tmp_path: Path, make_writer: MakeWriter) -> None:
         """In SYNC mode the line is in the file when the log call returns."""
-        writer = EventWriter(tmp_path, "sim", mode=WriteMode.SYNC)
+        writer = make_writer(mode=WriteMode.SYNC)
         log = _configure(writer)
         log.info("hello", x=1)
         assert [e.event_type for e in read_events(tmp_path)] == ["hello"]
-        writer.close()
 
     def test_rotation_at_1000_bytes_with_500_byte_payloads(self, tmp_path: Path) -> None:
         """Rotation leaves events.jsonl plus at least one events_*.jsonl."""
@@ -60,26 +60,29 @@ class TestAcceptance:
         assert [e.data["i"] for e in report.events] == list(range(6))
         assert writer.stats.rotations == len(report.files) - 1
 
-    def test_ten_sync_emits_without_event_loop(self, tmp_path: Path) -> None:
+    def test_ten_sync_emits_without_event_loop(
+        self, tmp_path: Path, make_writer: MakeWriter
+    ) -> None:
         """Ten emit() calls with no event loop running give ten lines."""
         with pytest.raises(RuntimeError):
             asyncio.get_running_loop()
-        writer = EventWriter(tmp_path, "sim", mode=WriteMode.SYNC)
+        writer = make_writer(mode=WriteMode.SYNC)
         for i in range(10):
             writer.emit(Event(event_type="tick", simulation_id="sim", data={"i": i}))
         assert len(raw_lines(tmp_path)) == 10
-        writer.close()
 
-    def test_mode_attribute_follows_argument_and_defaults_to_async(self, tmp_path: Path) -> None:
+    def test_mode_attribute_follows_argument_and_defaults_to_async(
+        self, tmp_path: Path, make_writer: MakeWriter
+    ) -> None:
         """mode is ASYNC by default and whatever was given otherwise, by enum or name."""
-        assert EventWriter(tmp_path / "a", "s").mode is WriteMode.ASYNC
-        assert EventWriter(tmp_path / "b", "s", mode=WriteMode.SYNC).mode is WriteMode.SYNC
-        assert EventWriter(tmp_path / "c", "s", mode="SYNC").mode is WriteMode.SYNC
+        assert make_writer(tmp_path / "a", "s").mode is WriteMode.ASYNC
+        assert make_writer(tmp_path / "b", "s", mode=WriteMode.SYNC).mode is WriteMode.SYNC
+        assert make_writer(tmp_path / "c", "s", mode="SYNC").mode is WriteMode.SYNC
         assert {m.value for m in WriteMode} == {"sync", "async"}
 
-    def test_attributes(self, tmp_path: Path) -> None:
+    def test_attributes(self, tmp_path: Path, make_writer: MakeWriter) -> None:
         """The documented attributes reflect the options."""
-        writer = EventWriter(tmp_path, "sim-1", "state", 7, 4096, "sync")
+        writer = make_writer(tmp_path, "sim-1", "state", 7, 4096, "sync")
         assert writer.output_dir == tmp_path
         assert writer.simulation_id == "sim-1"
         assert writer.verbosity is VerbosityLevel.STATE
@@ -196,10 +199,10 @@ class TestProcessor:
         assert event.timestamp.utcoffset() is not None
 
     def test_filtered_record_is_never_mapped_or_encoded(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, monkeypatch: pytest.MonkeyPatch, make_writer: MakeWriter
     ) -> None:
         """A record the verbosity drops costs no mapping and no serialization."""
-        writer = EventWriter(tmp_path, "sim", verbosity="MILESTONE", mode="sync")
+        writer = make_writer(verbosity="MILESTONE", mode="sync")
 
         def forbidden(*_: Any) -> Any:
             raise AssertionError("filtered record was mapped or encoded")
@@ -208,14 +211,20 @@ class TestProcessor:
         monkeypatch.setattr("structlog_events._writer.encode_record", forbidden)
         with pytest.raises(structlog.DropEvent):
             writer(None, "info", {"event": "dropped"})
-        writer.emit(Event(event_type="dropped", simulation_id="sim", verbosity="DETAIL"))
+        writer.emit(
+            Event(event_type="dropped", simulation_id="sim", verbosity=VerbosityLevel.DETAIL)
+        )
         assert writer.stats.written == writer.stats.failed == 0
 
     def test_emit_filters_by_verbosity(self, tmp_path: Path) -> None:
         """emit() applies the writer's verbosity like any record."""
         writer = EventWriter(tmp_path, "sim", verbosity="DECISION", mode="sync")
-        writer.emit(Event(event_type="kept", simulation_id="sim", verbosity="MILESTONE"))
-        writer.emit(Event(event_type="dropped", simulation_id="sim", verbosity="ACTION"))
+        writer.emit(
+            Event(event_type="kept", simulation_id="sim", verbosity=VerbosityLevel.MILESTONE)
+        )
+        writer.emit(
+            Event(event_type="dropped", simulation_id="sim", verbosity=VerbosityLevel.ACTION)
+        )
         writer.close()
         assert [e.event_type for e in read_events(tmp_path)] == ["kept"]
 
@@ -227,13 +236,66 @@ class TestProcessor:
         assert read_events(tmp_path) == [event]
 
 
+class TestWrite:
+    def test_writes_what_the_processor_writes(self, tmp_path: Path, mode: WriteMode) -> None:
+        """write(record, method_name=...) writes the event a log call with that record writes."""
+        records: list[tuple[dict[str, Any], str]] = [
+            ({"event": "order_filled", "order_id": 7}, "info"),
+            ({"event": "disk_low", "free_mb": 3}, "warning"),
+            ({"event": "turn", "verbosity": "MILESTONE", "simulation_id": "other"}, "debug"),
+        ]
+        with EventWriter(tmp_path / "written", "sim", mode=mode) as writer:
+            for record, method_name in records:
+                writer.write(dict(record), method_name=method_name)
+        with EventWriter(tmp_path / "logged", "sim", mode=mode) as writer:
+            for record, method_name in records:
+                with pytest.raises(structlog.DropEvent):
+                    writer(None, method_name, dict(record))
+
+        def without_id_and_time(directory: Path) -> list[dict[str, Any]]:
+            return [e.model_dump(exclude={"event_id", "timestamp"}) for e in read_events(directory)]
+
+        written = without_id_and_time(tmp_path / "written")
+        assert written == without_id_and_time(tmp_path / "logged")
+        assert [(e["event_type"], e["level"]) for e in written] == [
+            ("order_filled", "info"), ("disk_low", "warning"), ("turn", "debug"),
+        ]  # fmt: skip
+
+    def test_the_verbosity_decides_and_the_record_is_left_unchanged(self, tmp_path: Path) -> None:
+        """A method_name the verbosity drops writes nothing; the record itself is never changed."""
+        record = MappingProxyType({"event": "chatty", "n": 1})
+        with EventWriter(tmp_path, "sim", mode="sync", verbosity="ACTION") as writer:
+            writer.write(record, method_name="debug")
+            writer.write(record)
+            assert writer.stats.written == 1
+        assert record == {"event": "chatty", "n": 1}
+        [event] = read_events(tmp_path)
+        assert (event.event_type, event.verbosity, event.data) == (
+            "chatty", VerbosityLevel.ACTION, {"n": 1},
+        )  # fmt: skip
+
+    def test_bad_input_is_counted_not_raised(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """What is not a record is counted failed and said once; odd values take a fallback."""
+        with EventWriter(tmp_path, "sim", mode="sync") as writer:
+            writer.write("rendered text")  # type: ignore[arg-type]
+            writer.write(None)  # type: ignore[arg-type]
+            writer.write({"event": "odd", "value": object()})
+            stats = writer.stats
+        assert (stats.written, stats.failed, stats.fallbacks) == (1, 2, 1)
+        assert capsys.readouterr().err.count("not an event dict") == 1
+        [event] = read_events(tmp_path)
+        assert event.data["value"].startswith("<object object")
+
+
 class TestExceptions:
     def test_exception_with_the_readme_chain(self, tmp_path: Path, mode: WriteMode) -> None:
         """log.exception() with no exception processor writes a structured traceback."""
         with EventWriter(tmp_path, "sim", mode=mode) as writer:
             log = _configure(writer)
             try:
-                {}["k"]
+                dict[str, int]()["k"]
             except KeyError:
                 log.exception("boom", order=7)
         [event] = read_events(tmp_path)
@@ -291,9 +353,14 @@ class TestEmit:
         """An event whose verbosity was given keeps it, whatever event_verbosity says."""
         with EventWriter(tmp_path, "sim", mode="sync", verbosity="MILESTONE",
                          event_verbosity={"e": "MILESTONE"}) as writer:  # fmt: skip
-            writer.emit(Event(event_type="e", simulation_id="sim", verbosity="ACTION"))
+            writer.emit(Event(event_type="e", simulation_id="sim", verbosity=VerbosityLevel.ACTION))
             writer.emit(
-                Event(event_type="e", simulation_id="sim", verbosity="MILESTONE", data={"n": 2})
+                Event(
+                    event_type="e",
+                    simulation_id="sim",
+                    verbosity=VerbosityLevel.MILESTONE,
+                    data={"n": 2},
+                )
             )
         [event] = read_events(tmp_path)
         assert event.data == {"n": 2}
@@ -303,7 +370,7 @@ class TestEmit:
         with EventWriter(tmp_path / "a", "sim", mode="sync", verbosity="DETAIL",
                          event_verbosity={"e": "MILESTONE"}) as writer:  # fmt: skip
             writer.emit(Event(event_type="e", simulation_id="sim"))
-            writer.emit(Event(event_type="e", simulation_id="sim", verbosity="DETAIL"))
+            writer.emit(Event(event_type="e", simulation_id="sim", verbosity=VerbosityLevel.DETAIL))
         with EventWriter(tmp_path / "b", "sim", mode="sync", verbosity="DETAIL",
                          event_verbosity={"e": "STATE"}) as writer:  # fmt: skip
             for event in read_events(tmp_path / "a"):
@@ -355,16 +422,17 @@ class TestQueued:
         assert len(raw_lines(tmp_path)) == 100
         asyncio.run(writer.aclose())
 
-    def test_flush_writes_everything_and_current_size_is_true(self, tmp_path: Path) -> None:
+    def test_flush_writes_everything_and_current_size_is_true(
+        self, tmp_path: Path, make_writer: MakeWriter
+    ) -> None:
         """After flush() every accepted event is in the file and current_size is its size."""
-        writer = EventWriter(tmp_path, "sim")
+        writer = make_writer()
         log = _configure(writer)
         for i in range(1000):
             log.info("e", i=i)
         assert writer.flush(timeout=10)
         assert len(raw_lines(tmp_path)) == 1000
         assert writer.current_size == (tmp_path / "events.jsonl").stat().st_size
-        writer.close()
 
     def test_drop_policy_counts_exactly(
         self,
@@ -654,12 +722,11 @@ class TestRunTimeErrors:
         assert event.event_type.startswith("<unprintable ")
         assert event.event_type.endswith("Unprintable>")
 
-    def test_emit_of_a_non_event_is_counted(self, tmp_path: Path) -> None:
+    def test_emit_of_a_non_event_is_counted(self, make_writer: MakeWriter) -> None:
         """emit() of something that is not an Event is counted failed, not raised."""
-        writer = EventWriter(tmp_path, "sim", mode="sync")
+        writer = make_writer(mode="sync")
         writer.emit({"event_type": "dict"})  # type: ignore[arg-type]
         assert writer.stats.failed == 1
-        writer.close()
 
 
 class _RecordingLogger:

@@ -19,11 +19,10 @@ is said once on stderr:
 from __future__ import annotations
 
 import threading
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, TypeAlias
 
 import structlog
-from structlog import DropEvent
 
 from ._report import report
 
@@ -41,11 +40,10 @@ class ChainEnd:
         passthrough: whether the writer hands records on.
     """
 
-    __slots__ = ("_handed_on", "_passthrough", "_writer_id", "unchecked")
+    __slots__ = ("_handed_on", "_writer_id", "unchecked")
 
     def __init__(self, writer: object, *, passthrough: bool) -> None:
         self._writer_id = id(writer)  # no reference: the writer holds this object
-        self._passthrough = passthrough
         self._handed_on = threading.local()
         #: Whether structlog's configured chain is still to be looked at, at
         #: the first call that ends the chain.
@@ -82,23 +80,17 @@ class ChainEnd:
                 "each record on, or remove them",
             )
 
-    def failed(self, event_dict: object, error: Exception) -> Any:
-        """What the writer returns for a record it could not write (it counted it failed).
+    def not_written(self, event_dict: object, error: Exception) -> None:
+        """Say once on stderr why the writer could not write *event_dict* (it counted it failed).
 
-        A rendered record (text, bytes, the tuple ``wrap_for_formatter``
-        makes) means the writer came after the renderer: said once, and the
-        record handed on unchanged for the logger.  Any other failure is
-        reported once per kind and the call ends as usual.
-
-        Raises:
-            structlog.DropEvent: the record was an event dict and the writer
-                ends the chain.
+        A record that is not a mapping (text, bytes, the tuple
+        ``wrap_for_formatter`` makes) means the writer came after the
+        renderer: said once, naming the renderer.  Any other failure is said
+        once per kind of error.
         """
-        if isinstance(event_dict, MutableMapping):
+        if isinstance(event_dict, Mapping):
             report(f"map:{type(error).__name__}", f"event not written: {error!r}")
-            if self._passthrough or "_from_structlog" in event_dict:
-                return self.hand_on(event_dict)
-            raise DropEvent
+            return
         before = _neighbour(self._writer_id, -1)
         renderer = f" ({before})" if before else ""
         report(
@@ -108,7 +100,6 @@ class ChainEnd:
             f"{renderer} in structlog's processors (with passthrough=True to keep the "
             "renderer's output). Its events are not written: counted in stats.failed",
         )
-        return event_dict
 
 
 def _neighbour(writer_id: int, side: int) -> str:

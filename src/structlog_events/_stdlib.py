@@ -4,7 +4,7 @@
 logger; from then on ``logging.getLogger("thirdparty").warning("disk low",
 extra={"free": 3})`` becomes an event of *writer*, verbosity-filtered like the
 writer's own structlog records.  The handler builds a structlog-style record
-and hands it to the writer's processor call, so level mapping, filtering and
+and hands it to ``EventWriter.write()``, so level mapping, filtering and
 encoding stay in one place.
 
 Records that ``structlog.stdlib.ProcessorFormatter.wrap_for_formatter`` made
@@ -15,12 +15,9 @@ in structlog's chain, and skips it if the writer already handled it there.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
-
-from structlog import DropEvent
 
 from ._verbosity import VerbosityLevel
 from ._writer import EventWriter
@@ -102,7 +99,7 @@ class EventHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Hand the record to the writer; a failure goes to ``handleError``, as logging expects."""
         try:
-            event_dict: MutableMapping[str, Any]
+            event_dict: Mapping[str, Any]
             method_name = getattr(record, "_name", None)
             if isinstance(record.msg, dict) and isinstance(method_name, str):
                 if self.writer._chain.handed_on(record.msg):
@@ -111,9 +108,7 @@ class EventHandler(logging.Handler):
             else:
                 method_name = method_name_of(record.levelno)
                 event_dict = self.event_dict_of(record)
-            # DropEvent is how the writer says it has handled the record.
-            with contextlib.suppress(DropEvent):
-                self.writer(None, method_name, event_dict)
+            self.writer.write(event_dict, method_name=method_name)
         except Exception:
             self.handleError(record)
 

@@ -215,12 +215,61 @@ class EventWriter:
         )
         _lifecycle.register(self, self._parts)
 
-    # -- the structlog processor ---------------------------------------------
+    # -- writing ---------------------------------------------------------------
+
+    def write(self, event_dict: Mapping[str, Any], *, method_name: str = "info") -> None:
+        """Write a record as an event if the writer's verbosity keeps it.
+
+        What the writer does for each structlog call, without structlog and
+        without ``DropEvent``: for code that has a record in hand (a bridge
+        from another logging system, a replay, a test).  The record is read
+        as structlog's event dict: ``event`` is the event type, ``verbosity``,
+        ``level``, ``timestamp``, ``simulation_id`` and ``exc_info`` mean what
+        they mean in a log call, every other key goes to ``data``.  The
+        record itself is not changed.
+
+        Example::
+
+            writer.write({"event": "order_filled", "order_id": 7})
+            writer.write({"event": "disk_low", "free_mb": 3}, method_name="warning")
+
+        Returns once the event is written and fsynced (``WriteMode.SYNC``) or
+        queued (``WriteMode.ASYNC``), as a log call does.  Never raises
+        because of the record or the disk: a value JSON cannot hold is
+        written through a fallback (``stats.fallbacks``); a record that
+        cannot be written, or an argument that is not a mapping, is counted
+        in ``stats.failed`` and said once on stderr.  Like a log call, it lets
+        through what a signal handler raises while it waits
+        (``KeyboardInterrupt`` included): the event is then written once or
+        not at all.
+
+        Args:
+            event_dict: the record, as a processor chain hands it on.
+            method_name: the log method the record stands for (``"debug"``,
+                ``"info"``, ``"warning"``, ``"error"``, ``"exception"``,
+                ``"critical"``): its verbosity unless the record has a
+                ``verbosity`` key or ``event_verbosity`` names its type, and
+                the event's ``level`` unless the record has one.
+        """
+        line = None
+        try:
+            verbosity = self._mapper.verbosity_of(method_name, event_dict)
+            if verbosity in self._kept:
+                record, fallback = self._mapper.to_record(method_name, event_dict, verbosity)
+                line = self._line_of(record, fallback)
+        except Exception as error:
+            self._counters.add(failed=1)
+            self._chain.not_written(event_dict, error)
+            return
+        if line is not None:
+            # Outside the try: the sink never raises, so what comes out of it is
+            # a signal handler's, raised while the call waited, and the program's.
+            self._sink.submit(line)
 
     def __call__(
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
     ) -> ProcessorReturnValue:
-        """Write the record as an event if the verbosity keeps it, then drop it.
+        """Write the record as an event if the verbosity keeps it (``write()``), then drop it.
 
         Returns:
             the record, unchanged, with ``passthrough=True`` or inside a
@@ -231,19 +280,10 @@ class EventWriter:
             structlog.DropEvent: otherwise; it is how a terminal processor tells
                 structlog that the record is handled.
         """
-        line = None
-        try:
-            verbosity = self._mapper.verbosity_of(method_name, event_dict)
-            if verbosity in self._kept:
-                record, fallback = self._mapper.to_record(method_name, event_dict, verbosity)
-                line = self._line_of(record, fallback)
-        except Exception as error:
-            self._counters.add(failed=1)
-            return self._chain.failed(event_dict, error)  # type: ignore[no-any-return]
-        if line is not None:
-            # Outside the try: the sink never raises, so what comes out of it is
-            # a signal handler's, raised while the call waited, and the program's.
-            self._sink.submit(line)
+        self.write(event_dict, method_name=method_name)
+        # A dict first: the isinstance() of an ABC costs more than the rest of the check.
+        if type(event_dict) is not dict and not isinstance(event_dict, MutableMapping):
+            return event_dict  # rendered text or a tuple: the logger after the writer wants it
         if self.passthrough or "_from_structlog" in event_dict:  # not ending the chain
             return self._chain.hand_on(event_dict)
         if self._chain.unchecked:

@@ -245,12 +245,12 @@ class FakeOs:
             raise PowerLoss
 
     def _name(self, path: Any) -> str | None:
-        path = Path(path)
-        if path == self.disk.directory:
+        entry = Path(path)
+        if entry == self.disk.directory:
             return None
-        if path.parent != self.disk.directory:
-            raise OSError(errno.ENOENT, "outside the model directory", str(path))
-        return path.name
+        if entry.parent != self.disk.directory:
+            raise OSError(errno.ENOENT, "outside the model directory", str(entry))
+        return entry.name
 
     def _new_fd(self, handle: _Open) -> int:
         self._next_fd += 1

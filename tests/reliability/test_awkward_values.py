@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog import DropEvent
 
-from structlog_events import Event, EventWriter
+from structlog_events import Event
 
+from ..helpers import MakeWriter
 from ..strategies import awkward_values, keys
 
 
@@ -73,10 +74,10 @@ def strictly_valid(line: bytes) -> bool:
 class TestAwkwardValues:
     @pytest.mark.parametrize("mode", ["sync", "async"])
     def test_every_call_gives_a_valid_line_or_a_counted_failure(
-        self, tmp_path: Path, mode: str
+        self, tmp_path: Path, mode: str, make_writer: MakeWriter
     ) -> None:
         """Whatever the values, a log call never raises and the file holds only valid lines."""
-        writer = EventWriter(tmp_path, "sim", mode=mode)
+        writer = make_writer(mode=mode)
         calls = 0
 
         @settings(
@@ -103,7 +104,6 @@ class TestAwkwardValues:
         assert stats.written == len(lines)
         assert stats.written + stats.failed == calls
         assert stats.fallbacks > 0  # the awkward values did reach the fallback
-        writer.close()
 
     def test_the_check_rejects_what_strict_parsers_reject(self) -> None:
         """NaN, a lone surrogate's raw bytes and a line split in two are not valid lines."""

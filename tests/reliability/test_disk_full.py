@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from structlog import DropEvent
 
 from structlog_events import EventWriter
 
-from .helpers import check_event_dir, keys, run_script
+from ..helpers import check_dir, keys, log, run_script, src_and_n
 
 #: Events logged before the limit, while the disk is full, and after space returns.
 BEFORE, DURING, AFTER = 40, 120, 40
@@ -29,19 +28,19 @@ import resource
 directory, mode = sys.argv[1], sys.argv[2]
 writer = EventWriter(directory, "sim", mode=mode, max_file_size=10**9, overflow="block")
 for n in range(40):
-    log(writer, "before", n)
+    log(writer, src="before", n=n)
 assert writer.flush(timeout=30)
 size = os.path.getsize(Path(directory, "events.jsonl"))
 soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
 # Room for about a dozen more lines, ending mid-line.
 resource.setrlimit(resource.RLIMIT_FSIZE, (size + 2537, hard))
 for n in range(120):
-    log(writer, "during", n)
+    log(writer, src="during", n=n)
 assert writer.flush(timeout=30) is False  # events were lost: flush says so
 full = stats_of(writer)
 resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 for n in range(40):
-    log(writer, "after", n)
+    log(writer, src="after", n=n)
 assert writer.close() is False
 print(json.dumps({"full": full, "end": stats_of(writer), "limit": size + 2537}))
 """
@@ -49,7 +48,7 @@ print(json.dumps({"full": full, "end": stats_of(writer), "limit": size + 2537}))
 
 def check_full_disk_outcome(directory: Path, full: dict[str, int], end: dict[str, int]) -> None:
     """Every line intact; what failed is counted; before and after are complete."""
-    contents = check_event_dir(directory)
+    contents = check_dir(directory, key=src_and_n)
     found = set(contents.keys)
     assert keys("before", BEFORE) <= found
     assert keys("after", AFTER) <= found  # writing resumed once there was room
@@ -90,9 +89,8 @@ def tiny_tmpfs(mount_point: Path, size: int) -> Iterator[bool]:
             subprocess.run(["umount", str(mount_point)], check=True, timeout=30)
 
 
-def log(writer: EventWriter, src: str, n: int) -> None:
-    with contextlib.suppress(DropEvent):
-        writer(None, "info", {"event": "tick", "src": src, "n": n, "pad": "p" * 150})
+#: What makes each event of the tmpfs test about 300 bytes: the disk fills in few.
+PAD = "p" * 150
 
 
 class TestDiskFull:
@@ -109,7 +107,7 @@ class TestDiskFull:
             directory = tmp_path / "disk" / "events"
             writer = EventWriter(directory, "sim", mode=mode, overflow="block")
             for n in range(BEFORE):
-                log(writer, "before", n)
+                log(writer, src="before", n=n, pad=PAD)
             assert writer.flush(timeout=30)
             # Fill the disk but for a few lines' worth.
             filler = tmp_path / "disk" / "filler"
@@ -118,12 +116,12 @@ class TestDiskFull:
                     stream.write(b"\0" * 4096)
             filler.write_bytes(filler.read_bytes()[: -3 * 4096])
             for n in range(DURING):
-                log(writer, "during", n)
+                log(writer, src="during", n=n, pad=PAD)
             assert writer.flush(timeout=30) is False  # events were lost: flush says so
             full = writer.stats
             filler.unlink()
             for n in range(AFTER):
-                log(writer, "after", n)
+                log(writer, src="after", n=n, pad=PAD)
             assert writer.close() is False
             end = writer.stats
             check_full_disk_outcome(

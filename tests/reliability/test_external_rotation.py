@@ -13,11 +13,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from structlog import DropEvent
 
 from structlog_events import EventWriter
 
-from .helpers import check_event_dir, keys
+from ..helpers import check_dir, keys, log, src_and_n
 
 
 class Logrotate:
@@ -61,14 +60,13 @@ class TestExternalRotation:
         writer = EventWriter(tmp_path, "sim", mode=mode, overflow="block", max_file_size=10**6)
         with Logrotate(tmp_path) as logrotate:
             for n in range(count):
-                with contextlib.suppress(DropEvent):
-                    writer(None, "info", {"event": "tick", "src": "x", "n": n})
+                log(writer, src="x", n=n)
                 if n % 500 == 0:
                     assert writer.flush(timeout=60)  # appends spread over the rotations
         assert writer.close(timeout=60)
         assert logrotate.rotations > 20
-        contents = check_event_dir(
-            tmp_path, expected=keys("x", count), extra=logrotate.renamed_files()
+        contents = check_dir(
+            tmp_path, key=src_and_n, expected=keys("x", count), extra=logrotate.renamed_files()
         )
         # The writer followed each new events.jsonl rather than writing on in
         # the first file renamed away.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import check_event_dir, keys, run_script
+from ..helpers import check_dir, keys, run_script, src_and_n
 
 CHILDREN = 20
 CHILD_EVENTS = 300
@@ -25,7 +25,7 @@ sent = {"parent": 0}
 def keep_logging():
     n = 0
     while not stop.is_set():
-        log(writer, "parent", n)
+        log(writer, src="parent", n=n)
         n += 1
     sent["parent"] = n
 
@@ -40,7 +40,7 @@ for c in range(20):
         status = 3
         try:
             for n in range(300):
-                log(writer, f"child{c}", n)
+                log(writer, src=f"child{c}", n=n)
             status = 0 if writer.close(timeout=60) else 1
             s = writer.stats
             if s.failed or s.dropped:
@@ -76,7 +76,7 @@ class TestFork:
         expected = keys("parent", outcome["parent"]).union(
             *(keys(f"child{c}", CHILD_EVENTS) for c in range(CHILDREN))
         )
-        check_event_dir(tmp_path, expected=expected, max_file_size=32_000)
+        check_dir(tmp_path, key=src_and_n, expected=expected, max_file_size=32_000)
 
 
 class TestForkThenExec:
@@ -90,7 +90,7 @@ class TestForkThenExec:
             from structlog_events import _directory, _file
             directory = sys.argv[1]
             writer = EventWriter(directory, "sim", mode="sync")
-            log(writer, "parent", 0)
+            log(writer, src="parent", n=0)
 
             class StuckOs:
                 def __getattr__(self, name):
@@ -106,13 +106,13 @@ class TestForkThenExec:
             _file.os = _directory.os = os
             pid = os.fork()
             if pid == 0:
-                log(writer, "child", 0)
+                log(writer, src="child", n=0)
                 os._exit(0 if writer.close(timeout=20) else 1)
             assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
-            log(writer, "parent", 1)
+            log(writer, src="parent", n=1)
             assert writer.close()
             """,
             tmp_path,
             timeout=60,
         )
-        check_event_dir(tmp_path, expected=keys("parent", 2) | keys("child", 1))
+        check_dir(tmp_path, key=src_and_n, expected=keys("parent", 2) | keys("child", 1))

@@ -27,10 +27,11 @@ from typing import Any
 
 import orjson
 import pytest
-from structlog import DropEvent
 
 import structlog_events
 from structlog_events import EventWriter, WriteMode, _sinks
+
+from ..helpers import log
 
 PACKAGE = str(Path(structlog_events.__file__).parent)
 
@@ -74,11 +75,6 @@ class Interrupt:
             sys.settrace(previous)
 
 
-def log(writer: EventWriter, name: str) -> None:
-    with contextlib.suppress(DropEvent):
-        writer(None, "info", {"event": name})
-
-
 def names_in(directory: Path) -> list[str]:
     path = directory / "events.jsonl"
     content = path.read_bytes() if path.exists() else b""
@@ -116,7 +112,7 @@ def run_with_deadline(scenario: Callable[[], None]) -> None:
         raise failure[0]
 
 
-def lines_run(operation: Callable[[], None]) -> int:
+def lines_run(operation: Callable[[], object]) -> int:
     """How many lines of the package *operation* runs in the calling thread."""
     counter = Interrupt(at=0, action=lambda: None)
     with counter.armed():
@@ -134,7 +130,7 @@ def _as_on_the_main_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 def every_line(
     tmp_path: Path,
     setup: Callable[[Path], EventWriter],
-    operation: Callable[[EventWriter], None],
+    operation: Callable[[EventWriter], object],
     action: Callable[[EventWriter], Callable[[], None]],
     check: Callable[[EventWriter, Path, bool], None],
 ) -> int:
@@ -197,7 +193,7 @@ def at_shutdown(mode: WriteMode) -> Callable[[Path], EventWriter]:
     def setup(directory: Path) -> EventWriter:
         writer = EventWriter(directory, "sim", mode=mode)
         log(writer, "before")
-        writer._sink.wait_in_callers(time.monotonic() + 60)
+        writer._parts.sink.wait_in_callers(time.monotonic() + 60)
         return writer
 
     return setup

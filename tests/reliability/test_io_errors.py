@@ -8,7 +8,6 @@ failed ``fsync`` is never reported durable (the PostgreSQL "fsyncgate" rule).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import random
@@ -16,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from structlog import DropEvent
 
 from structlog_events import EventWriter, WriteMode, _directory, _file, _recovery
 from structlog_events._file import EventFile
 from structlog_events._layout import CURRENT_NAME
 from structlog_events._stats import Counters
 
-from .helpers import check_event_dir, keys
+from ..helpers import check_dir, keys, log, src_and_n
 
 EVENTS = 3000
 
@@ -73,11 +71,6 @@ def use_os(monkeypatch: pytest.MonkeyPatch, fake: object) -> None:
         monkeypatch.setattr(module, "os", fake)
 
 
-def log(writer: EventWriter, src: str, n: int) -> None:
-    with contextlib.suppress(DropEvent):
-        writer(None, "info", {"event": "tick", "src": src, "n": n})
-
-
 class TestWriteErrors:
     @pytest.mark.parametrize("mode", [WriteMode.SYNC, WriteMode.ASYNC])
     @pytest.mark.parametrize("seed", [1, 2])
@@ -89,16 +82,16 @@ class TestWriteErrors:
         use_os(monkeypatch, flaky)
         writer = EventWriter(tmp_path, "sim", mode=mode, max_file_size=8192, overflow="block")
         for n in range(EVENTS):
-            log(writer, "flaky", n)
+            log(writer, src="flaky", n=n)
             if mode is WriteMode.ASYNC and n % 10 == 0:
                 # Small batches: many writes to fail.  True only while nothing was lost.
                 assert writer.flush(timeout=30) == (writer.stats.failed == 0)
         assert writer.flush(timeout=30) == (writer.stats.failed == 0)
         flaky.write_error = flaky.short_write = 0.0
         for n in range(100):
-            log(writer, "after", n)
+            log(writer, src="after", n=n)
         assert writer.close() == (writer.stats.failed == 0)
-        contents = check_event_dir(tmp_path, max_file_size=8192)
+        contents = check_dir(tmp_path, key=src_and_n, max_file_size=8192)
         stats = writer.stats
         assert keys("after", 100) <= set(contents.keys)  # writing resumed
         assert stats.written == len(contents.keys)
@@ -200,9 +193,9 @@ class TestUnexpectedErrors:
 
         writer = EventWriter(tmp_path, "sim", mode=mode)
         use_os(monkeypatch, RaisingOnce(0))
-        log(writer, "x", 0)
+        log(writer, src="x", n=0)
         assert writer.flush(timeout=30) is False
-        log(writer, "x", 1)
+        log(writer, src="x", n=1)
         assert writer.close() is False
-        check_event_dir(tmp_path, expected={("x", 1)})
+        check_dir(tmp_path, key=src_and_n, expected={("x", 1)})
         assert (writer.stats.written, writer.stats.failed) == (1, 1)

@@ -20,7 +20,7 @@ import pytest
 
 from structlog_events import EventWriter
 
-from .helpers import Key, check_event_dir, start_script, stop_process
+from ..helpers import Key, check_dir, src_and_n, start_script, stop_process
 
 #: Kills per mode; each run gets its own ``src`` so its numbers never collide.
 KILLS = 40
@@ -35,12 +35,12 @@ writer = EventWriter(
 n = 0
 while True:
     if mode == "sync":
-        log(writer, src, n)
+        log(writer, src=src, n=n)
         os.write(1, b"%d\\n" % n)
         n += 1
     else:
         for _ in range(25):
-            log(writer, src, n)
+            log(writer, src=src, n=n)
             n += 1
         if writer.flush(timeout=30):
             os.write(1, b"%d\\n" % (n - 1))
@@ -97,7 +97,7 @@ class TestKillLoop:
                 stop_process(process)
         # A writer opening the directory repairs what the last kill tore.
         EventWriter(tmp_path, "sim", max_file_size=MAX_FILE_SIZE).close()
-        contents = check_event_dir(tmp_path, max_file_size=MAX_FILE_SIZE)
+        contents = check_dir(tmp_path, key=src_and_n, max_file_size=MAX_FILE_SIZE)
         missing = acked - set(contents.keys)
         assert not missing, f"{len(missing)} acknowledged events lost, e.g. {sorted(missing)[:5]}"
         assert len(contents.files) > KILLS  # rotations happened along the way
@@ -124,7 +124,7 @@ class TestKillLoop:
                 for process in processes:
                     stop_process(process)
         EventWriter(tmp_path, "sim", max_file_size=MAX_FILE_SIZE, compress=True).close()
-        contents = check_event_dir(tmp_path, max_file_size=MAX_FILE_SIZE)
+        contents = check_dir(tmp_path, key=src_and_n, max_file_size=MAX_FILE_SIZE)
         missing = acked - set(contents.keys)
         assert not missing, f"{len(missing)} acknowledged events lost, e.g. {sorted(missing)[:5]}"
         assert any(path.name.endswith(".gz") for path in contents.files)

@@ -15,33 +15,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from structlog import DropEvent
 
 from structlog_events import EventWriter, WriteMode, _file
 
-from .helpers import check_event_dir, keys, run_script
-
-
-class SlowOs:
-    """``os`` whose ``write`` sleeps first: a slow disk."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(os, name)
-
-    def write(self, fd: int, data: bytes) -> int:
-        time.sleep(self.delay)
-        return os.write(fd, data)
-
-
-def log(writer: EventWriter, src: str, n: int) -> None:
-    with contextlib.suppress(DropEvent):
-        writer(None, "info", {"event": "tick", "src": src, "n": n})
+from ..helpers import SlowOs, check_dir, keys, log, run_script, src_and_n, wait_until
 
 
 def descriptors_on(directory: Path) -> int:
@@ -58,13 +37,6 @@ def writer_threads() -> int:
     return sum(thread.name == "structlog-events-writer" for thread in threading.enumerate())
 
 
-def wait_until(condition: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "not reached in time"
-        time.sleep(0.01)
-
-
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
 class TestDroppedWriters:
     @pytest.mark.parametrize("mode", [WriteMode.SYNC, WriteMode.ASYNC])
@@ -75,11 +47,13 @@ class TestDroppedWriters:
         threads_before = writer_threads()
         for n in range(300):
             writer = EventWriter(tmp_path, "sim", mode=mode)
-            log(writer, "w", n)
+            log(writer, src="w", n=n)
             del writer
         gc.collect()
-        wait_until(lambda: descriptors_on(tmp_path) == 0 and writer_threads() == threads_before)
-        check_event_dir(tmp_path, expected=keys("w", 300))
+        assert wait_until(
+            lambda: descriptors_on(tmp_path) == 0 and writer_threads() == threads_before, 30
+        )
+        check_dir(tmp_path, key=src_and_n, expected=keys("w", 300))
 
     def test_a_dropped_queued_writer_writes_its_queue_first(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -88,11 +62,11 @@ class TestDroppedWriters:
         monkeypatch.setattr(_file, "os", SlowOs(0.01))
         writer = EventWriter(tmp_path, "sim", overflow="block", max_file_size=20_000)
         for n in range(2000):
-            log(writer, "w", n)
+            log(writer, src="w", n=n)
         del writer
         gc.collect()
-        wait_until(lambda: descriptors_on(tmp_path) == 0)
-        check_event_dir(tmp_path, expected=keys("w", 2000))
+        assert wait_until(lambda: descriptors_on(tmp_path) == 0, 30)
+        check_dir(tmp_path, key=src_and_n, expected=keys("w", 2000))
 
     def test_a_writer_dropped_before_the_exit_has_its_queue_written(self, tmp_path: Path) -> None:
         """A queued writer garbage-collected just before the interpreter exits (a logger
@@ -112,14 +86,14 @@ class TestDroppedWriters:
             def work():
                 writer = EventWriter(directory, "sim", overflow="block", max_file_size=4000)
                 for n in range(2000):
-                    log(writer, "w", n)
+                    log(writer, src="w", n=n)
 
             _file.os = SlowOs()
             work()  # the writer is dropped here, its queue far from written
             """,
             tmp_path,
         )
-        check_event_dir(tmp_path, expected=keys("w", 2000))
+        check_dir(tmp_path, key=src_and_n, expected=keys("w", 2000))
 
 
 class TestCloseOutcome:
@@ -130,12 +104,12 @@ class TestCloseOutcome:
         monkeypatch.setattr(_file, "os", SlowOs(0.05))
         writer = EventWriter(tmp_path, "sim", overflow="block", max_file_size=4000)
         for n in range(300):
-            log(writer, "w", n)
+            log(writer, src="w", n=n)
         assert writer.close(timeout=0.01) is False
         assert writer.flush(timeout=0.01) is False
         assert writer.close(timeout=60) is True
         assert writer.flush(timeout=0) is True
-        check_event_dir(tmp_path, expected=keys("w", 300))
+        check_dir(tmp_path, key=src_and_n, expected=keys("w", 300))
 
     def test_concurrent_closes_return_the_same_outcome_once_written(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -144,12 +118,12 @@ class TestCloseOutcome:
         monkeypatch.setattr(_file, "os", SlowOs(0.01))
         writer = EventWriter(tmp_path, "sim", overflow="block", max_file_size=4000)
         for n in range(500):
-            log(writer, "w", n)
+            log(writer, src="w", n=n)
         outcomes: list[tuple[bool, int]] = []
 
         def close() -> None:
             closed = writer.close(timeout=60)
-            outcomes.append((closed, len(check_event_dir(tmp_path).keys)))
+            outcomes.append((closed, len(check_dir(tmp_path, key=src_and_n).keys)))
 
         closers = [threading.Thread(target=close) for _ in range(4)]
         for closer in closers:
@@ -179,7 +153,7 @@ class TestCloseOutcome:
             _file.os = SlowOs()
             writer = EventWriter(directory, "sim", overflow="block", max_file_size=10_000)
             for n in range(3000):
-                log(writer, "w", n)
+                log(writer, src="w", n=n)
             assert writer.close(timeout=0.01) is False
             if ending == "os._exit":
                 assert writer.close(timeout=60) is True
@@ -188,7 +162,7 @@ class TestCloseOutcome:
             tmp_path,
             ending,
         )
-        check_event_dir(tmp_path, expected=keys("w", 3000))
+        check_dir(tmp_path, key=src_and_n, expected=keys("w", 3000))
 
 
 class TestRaces:
@@ -210,7 +184,7 @@ class TestRaces:
                     index: int, writer: EventWriter = writer, logged: list[int] = logged
                 ) -> None:
                     for n in range(200):
-                        log(writer, f"p{index}", n)
+                        log(writer, src=f"p{index}", n=n)
                         logged[index] += 1
 
                 def keep_flushing(writer: EventWriter = writer) -> None:
@@ -227,7 +201,7 @@ class TestRaces:
                     assert not thread.is_alive(), f"round {round_number}: hung"
                 assert writer.close(timeout=30)
                 stats = writer.stats
-                found = check_event_dir(directory).keys
+                found = check_dir(directory, key=src_and_n).keys
                 assert stats.written == len(found)
                 assert stats.written + stats.failed + stats.dropped == sum(logged)
         finally:
@@ -253,12 +227,14 @@ class TestExit:
                     time.sleep(3600)
 
             writer = EventWriter(directory, "sim", mode=mode)
-            log(writer, "w", 0)
+            log(writer, src="w", n=0)
             _file.os = StuckOs()
             if mode == "async":
-                log(writer, "w", 1)
+                log(writer, src="w", n=1)
             else:
-                threading.Thread(target=log, args=(writer, "w", 1), daemon=True).start()
+                late = threading.Thread(target=log, args=(writer,), kwargs={"src": "w", "n": 1})
+                late.daemon = True
+                late.start()
             time.sleep(0.5)
             print(time.time(), flush=True)  # the program's end; the exit begins
             """,
@@ -288,14 +264,14 @@ class TestExit:
                     time.sleep(3600)
 
             writer = EventWriter(directory, "sim", overflow="block")
-            log(writer, "w", 0)
+            log(writer, src="w", n=0)
             writer.flush()
             _file.os = StuckOs()
 
             @atexit.register
             def goodbye():
                 for n in range(1, 101):
-                    log(writer, "w", n)
+                    log(writer, src="w", n=n)
 
             print(time.time(), flush=True)
             """,
@@ -325,7 +301,7 @@ class TestExit:
                     return os.write(fd, data)
 
             writer = EventWriter(directory, "sim", overflow="block")
-            log(writer, "w", 0)
+            log(writer, src="w", n=0)
             writer.flush()
             _file.os = CountingOs()
             started = threading.Event()
@@ -334,7 +310,7 @@ class TestExit:
                 started.set()
                 time.sleep(0.3)  # the main thread has returned by now
                 for n in range(1, 501):
-                    log(writer, "w", n)
+                    log(writer, src="w", n=n)
                 os.write(1, b"%d\\n" % writes[0])
 
             threading.Thread(target=worker).start()
@@ -344,4 +320,4 @@ class TestExit:
             timeout=60,
         )
         assert int(result.stdout.split()[-1]) < 250
-        check_event_dir(tmp_path, expected=keys("w", 501))
+        check_dir(tmp_path, key=src_and_n, expected=keys("w", 501))

@@ -7,17 +7,15 @@ only when the next line would not have fitted in it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from pathlib import Path
 
 import pytest
-from structlog import DropEvent
 
 from structlog_events import EventWriter
 
-from .helpers import Contents, check_event_dir, keys, start_script
+from ..helpers import DirectoryReport, Key, check_dir, keys, log, src_and_n, start_script
 
 WRITER_PROCESS = """
 directory, src, mode, count, max_file_size = sys.argv[1:6]
@@ -27,13 +25,13 @@ start = Path(directory, "start")
 while not start.exists():  # all processes begin together
     time.sleep(0.001)
 for n in range(int(count)):
-    log(writer, src, n)
+    log(writer, src=src, n=n)
 assert writer.close(timeout=120)
 print(json.dumps(stats_of(writer)))
 """
 
 
-def assert_rotated_once_per_crossing(contents: Contents, max_file_size: int) -> None:
+def assert_rotated_once_per_crossing(contents: DirectoryReport[Key], max_file_size: int) -> None:
     """Each rotated file was full: the first line of the next file would not have fitted."""
     early = [
         (path.name, size, len(next_first) + 1)
@@ -77,7 +75,9 @@ class TestSeveralProcesses:
         """4 processes on one directory: exactly once, whole lines, limits and rotations right."""
         stats = run_writer_processes(tmp_path, mode, 4, count, max_file_size)
         expected = set().union(*(keys(f"p{i}", count) for i in range(4)))
-        contents = check_event_dir(tmp_path, expected=expected, max_file_size=max_file_size)
+        contents = check_dir(
+            tmp_path, key=src_and_n, expected=expected, max_file_size=max_file_size
+        )
         assert_rotated_once_per_crossing(contents, max_file_size)
         assert all(s["written"] == count and s["failed"] == s["dropped"] == 0 for s in stats)
         assert sum(s["rotations"] for s in stats) == len(contents.files) - 1
@@ -96,8 +96,7 @@ class TestTwoWritersInOneProcess:
 
         def produce(writer: EventWriter, src: str) -> None:
             for n in range(1500):
-                with contextlib.suppress(DropEvent):
-                    writer(None, "info", {"event": "tick", "src": src, "n": n})
+                log(writer, src=src, n=n)
 
         threads = [
             threading.Thread(target=produce, args=(writer, f"w{w}t{t}"))
@@ -111,6 +110,6 @@ class TestTwoWritersInOneProcess:
         assert not any(thread.is_alive() for thread in threads)
         assert all(writer.close(timeout=60) for writer in writers)
         expected = set().union(*(keys(f"w{w}t{t}", 1500) for w in range(2) for t in range(2)))
-        contents = check_event_dir(tmp_path, expected=expected, max_file_size=limit)
+        contents = check_dir(tmp_path, key=src_and_n, expected=expected, max_file_size=limit)
         assert_rotated_once_per_crossing(contents, limit)
         assert sum(w.stats.rotations for w in writers) == len(contents.files) - 1

@@ -6,42 +6,19 @@ so drops, blocking and draining really happen.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import stat
 import threading
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from structlog import DropEvent
 
 from structlog_events import EventWriter, _file, install_signal_handlers
 from structlog_events._layout import SYNC_EVERY_BYTES
 from structlog_events._signals import DEFAULT_SIGNALS
 
-from .helpers import check_event_dir, keys, start_script
-
-
-class SlowOs:
-    """``os`` whose ``write`` sleeps first: a slow disk."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(os, name)
-
-    def write(self, fd: int, data: bytes) -> int:
-        time.sleep(self.delay)
-        return os.write(fd, data)
-
-
-def log(writer: EventWriter, src: str, n: int) -> None:
-    with contextlib.suppress(DropEvent):
-        writer(None, "info", {"event": "tick", "src": src, "n": n})
+from ..helpers import SlowOs, check_dir, keys, log, src_and_n, start_script
 
 
 class TestAccounting:
@@ -52,10 +29,10 @@ class TestAccounting:
         monkeypatch.setattr(_file, "os", SlowOs(0.002))
         writer = EventWriter(tmp_path, "sim", max_queue_size=50, max_file_size=20_000)
         for n in range(3000):
-            log(writer, "q", n)
+            log(writer, src="q", n=n)
         assert writer.close(timeout=60)
         stats = writer.stats
-        contents = check_event_dir(tmp_path, max_file_size=20_000)
+        contents = check_dir(tmp_path, key=src_and_n, max_file_size=20_000)
         assert stats.dropped > 0
         assert stats.failed == 0
         assert stats.written == len(contents.keys)
@@ -74,7 +51,7 @@ class TestAccounting:
 
         def produce(src: str) -> None:
             for n in range(2000):
-                log(writer, src, n)
+                log(writer, src=src, n=n)
 
         def keep_flushing() -> None:
             while not done.is_set():
@@ -91,27 +68,25 @@ class TestAccounting:
         assert not any(thread.is_alive() for thread in [*producers, flusher]), "deadlock"
         assert writer.close(timeout=60)
         expected = set().union(*(keys(f"t{i}", 2000) for i in range(4)))
-        check_event_dir(tmp_path, expected=expected, max_file_size=50_000)
+        check_dir(tmp_path, key=src_and_n, expected=expected, max_file_size=50_000)
         assert (writer.stats.written, writer.stats.dropped, writer.stats.failed) == (8000, 0, 0)
 
     def test_a_busy_queue_is_fsynced_every_mebibyte(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """While the queue never runs empty, the thread still fsyncs after each MiB written."""
-        slow = SlowOs(0.05)
         file_fsyncs: list[int] = []
 
-        def fsync(fd: int) -> None:
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                file_fsyncs.append(fd)
-            os.fsync(fd)
+        class CountingFsyncs(SlowOs):
+            def fsync(self, fd: int) -> None:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    file_fsyncs.append(fd)
+                os.fsync(fd)
 
-        slow.fsync = fsync  # type: ignore[method-assign]
-        monkeypatch.setattr(_file, "os", slow)
+        monkeypatch.setattr(_file, "os", CountingFsyncs(0.05))
         writer = EventWriter(tmp_path, "sim", max_queue_size=20_000, max_file_size=10**9)
         for n in range(10_000):  # about 6 MiB, queued long before the slow disk takes it
-            with contextlib.suppress(DropEvent):
-                writer(None, "info", {"event": "tick", "src": "q", "n": n, "pad": "p" * 500})
+            log(writer, src="q", n=n, pad="p" * 500)
         assert writer.close(timeout=120)
         assert writer.stats.bytes > 5 * SYNC_EVERY_BYTES
         assert len(file_fsyncs) >= writer.stats.bytes // SYNC_EVERY_BYTES
@@ -125,11 +100,11 @@ class TestAccounting:
         writer = EventWriter(tmp_path, "sim", max_file_size=2000)
         writer._file._after_rotation = hook
         for n in range(200):
-            log(writer, "q", n)
+            log(writer, src="q", n=n)
             if n % 20 == 0:
                 assert writer.flush(timeout=30)
         assert writer.close(timeout=30)
-        check_event_dir(tmp_path, expected=keys("q", 200))
+        check_dir(tmp_path, key=src_and_n, expected=keys("q", 200))
         assert writer.stats.rotations > 3
 
 
@@ -156,7 +131,7 @@ if setup in ("handlers", "previous"):
     install_signal_handlers(timeout=float(sys.argv[4]))
 writer = EventWriter(directory, "sim", max_queue_size=100_000)
 for n in range(20_000):
-    log(writer, "q", n)
+    log(writer, src="q", n=n)
 os.write(1, b"ready\\n")
 if setup == "exit":
     sys.exit(0)
@@ -191,7 +166,7 @@ class TestExit:
         """Exiting without close() (normally, or by an exception) writes the whole queue."""
         status, _ = run_queued_child(tmp_path, setup, 0.05, None)
         assert status == (0 if setup == "exit" else 1)
-        check_event_dir(tmp_path, expected=keys("q", 20_000))
+        check_dir(tmp_path, key=src_and_n, expected=keys("q", 20_000))
 
 
 class TestSignalHandlers:
@@ -199,26 +174,26 @@ class TestSignalHandlers:
         """With the handlers, SIGTERM writes every queued event, then the process dies of it."""
         status, _ = run_queued_child(tmp_path, "handlers", 0.1, signal.SIGTERM)
         assert status == -signal.SIGTERM
-        check_event_dir(tmp_path, expected=keys("q", 20_000))
+        check_dir(tmp_path, key=src_and_n, expected=keys("q", 20_000))
 
     def test_without_the_handlers_sigterm_loses_the_queue(self, tmp_path: Path) -> None:
         """The control: SIGTERM's default action skips atexit, so queued events are lost."""
         status, _ = run_queued_child(tmp_path, "none", 0.1, signal.SIGTERM)
         assert status == -signal.SIGTERM
-        assert len(check_event_dir(tmp_path).keys) < 20_000
+        assert len(check_dir(tmp_path, key=src_and_n).keys) < 20_000
 
     def test_sigint_drains_then_raises_keyboard_interrupt(self, tmp_path: Path) -> None:
         """SIGINT drains the queue, then Python's handler raises KeyboardInterrupt."""
         status, _ = run_queued_child(tmp_path, "handlers", 0.1, signal.SIGINT)
         assert status == -signal.SIGINT  # how CPython ends on an uncaught KeyboardInterrupt
-        check_event_dir(tmp_path, expected=keys("q", 20_000))
+        check_dir(tmp_path, key=src_and_n, expected=keys("q", 20_000))
 
     def test_the_previous_handler_runs_after_the_drain(self, tmp_path: Path) -> None:
         """A handler installed before is called after the drain (here it exits at once)."""
         status, out = run_queued_child(tmp_path, "previous", 0.1, signal.SIGTERM)
         assert status == 7
         assert b"previous handler ran" in out
-        check_event_dir(tmp_path, expected=keys("q", 20_000))
+        check_dir(tmp_path, key=src_and_n, expected=keys("q", 20_000))
 
     def test_a_stuck_disk_delays_termination_only_by_the_timeout(self, tmp_path: Path) -> None:
         """When the disk does not answer, the handler gives up after its timeout and the

@@ -8,23 +8,16 @@ foreign (another program appended to it) is rotated away intact.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
 import orjson
 import pytest
-from structlog import DropEvent
 
 from structlog_events import EventWriter, read_events
 from structlog_events._layout import RECOVERY_SCAN_BYTES
 
-from .helpers import check_event_dir, keys
-
-
-def log(writer: EventWriter, src: str, n: int) -> None:
-    with contextlib.suppress(DropEvent):
-        writer(None, "info", {"event": "tick", "src": src, "n": n})
+from ..helpers import MakeWriter, check_dir, keys, log, src_and_n
 
 
 def keys_in_order(src: str, count: int) -> list[tuple[str, int]]:
@@ -34,7 +27,7 @@ def keys_in_order(src: str, count: int) -> list[tuple[str, int]]:
 def write_events(directory: Path, src: str, count: int, **options: object) -> None:
     with EventWriter(directory, "sim", mode="sync", **options) as writer:  # type: ignore[arg-type]
         for n in range(count):
-            log(writer, src, n)
+            log(writer, src=src, n=n)
 
 
 class TestStartupRecovery:
@@ -46,9 +39,9 @@ class TestStartupRecovery:
             stream.write(b'{"event_id":"torn","timest')
         writer = EventWriter(tmp_path, "sim", mode="sync")
         assert writer.current_size == current.stat().st_size
-        log(writer, "b", 0)
+        log(writer, src="b", n=0)
         writer.close()
-        check_event_dir(tmp_path, expected=keys("a", 10) | {("b", 0)})
+        check_dir(tmp_path, key=src_and_n, expected=keys("a", 10) | {("b", 0)})
 
     def test_a_file_a_power_loss_garbled_is_rotated_away_intact(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -63,7 +56,7 @@ class TestStartupRecovery:
         [rotated] = [path for path in tmp_path.iterdir() if path.name.startswith("events_")]
         assert rotated.read_bytes() == intact + damage  # the unterminated zeros were cut
         assert not current.exists()
-        log(writer, "b", 0)
+        log(writer, src="b", n=0)
         writer.close()
         [line] = current.read_bytes().splitlines()
         assert orjson.loads(line)["data"] == {"src": "b", "n": 0}
@@ -73,15 +66,15 @@ class TestStartupRecovery:
         """A line another program appends is kept; every acknowledged event after it too."""
         writer = EventWriter(tmp_path, "sim", mode="sync")
         for n in range(5):
-            log(writer, "a", n)
+            log(writer, src="a", n=n)
         with (tmp_path / "events.jsonl").open("ab") as stream:
             stream.write(b"restarted service\n")
         for n in range(5, 55):
-            log(writer, "a", n)  # acknowledged: written and fsynced
+            log(writer, src="a", n=n)  # acknowledged: written and fsynced
         writer.close()
         before = (tmp_path / "events.jsonl").read_bytes()
         restarted = EventWriter(tmp_path, "sim", mode="sync")
-        log(restarted, "b", 0)
+        log(restarted, src="b", n=0)
         restarted.close()
         [rotated] = [path for path in tmp_path.iterdir() if path.name.startswith("events_")]
         assert rotated.read_bytes() == before
@@ -105,25 +98,24 @@ class TestRepairWhileRunning:
     def test_a_torn_tail_left_by_another_writer_is_cut(self, tmp_path: Path) -> None:
         """A running writer that finds a torn tail (another writer killed) cuts it first."""
         writer = EventWriter(tmp_path, "sim", mode="sync")
-        log(writer, "a", 0)
+        log(writer, src="a", n=0)
         with (tmp_path / "events.jsonl").open("ab") as stream:
             stream.write(b'{"event_id":"half')
-        log(writer, "a", 1)
+        log(writer, src="a", n=1)
         writer.close()
-        check_event_dir(tmp_path, expected=keys("a", 2))
+        check_dir(tmp_path, key=src_and_n, expected=keys("a", 2))
         assert writer.current_size == (tmp_path / "events.jsonl").stat().st_size
 
     def test_a_hard_link_planted_while_running_is_never_written_through(
-        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], make_writer: MakeWriter
     ) -> None:
         """A second name put on events.jsonl makes the writer refuse it: events fail, counted."""
-        writer = EventWriter(tmp_path, "sim", mode="sync")
-        log(writer, "a", 0)
+        writer = make_writer(mode="sync")
+        log(writer, src="a", n=0)
         planted = tmp_path / "elsewhere"
         os.link(tmp_path / "events.jsonl", planted)
         before = planted.read_bytes()
-        log(writer, "a", 1)
+        log(writer, src="a", n=1)
         assert planted.read_bytes() == before
         assert writer.stats.failed == 1
         assert "hard link" in capsys.readouterr().err
-        writer.close()

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from structlog import DropEvent
 
 from structlog_events import EventWriter
 
-from .helpers import check_event_dir
+from ..helpers import check_dir, log, src_and_n
 
 
 @pytest.fixture
@@ -38,11 +37,6 @@ def directory(tmp_path: Path) -> Path:
 
 def untouched(path: Path) -> bool:
     return path.read_bytes() == b"do not touch\n"
-
-
-def log(writer: EventWriter, n: int, **fields: object) -> None:
-    with contextlib.suppress(DropEvent):
-        writer(None, "info", {"event": "tick", "src": "s", "n": n, **fields})
 
 
 @contextlib.contextmanager
@@ -70,16 +64,17 @@ class TestPlantedLinks:
     ) -> None:
         """A symlink put where the next events.jsonl goes: events fail, the target is safe."""
         writer = EventWriter(directory, "sim", mode="sync")
-        log(writer, 0)
+        log(writer, src="s", n=0)
         (directory / "events.jsonl").rename(directory / "moved.jsonl")
         (directory / "events.jsonl").symlink_to(target)
-        log(writer, 1)
+        log(writer, src="s", n=1)
         assert writer.stats.failed == 1
         assert untouched(target)
         (directory / "events.jsonl").unlink()
-        log(writer, 2)  # once the link is gone, writing resumes
+        log(writer, src="s", n=2)  # once the link is gone, writing resumes
         writer.close()
-        check_event_dir(directory, expected={("s", 0), ("s", 2)}, extra=[directory / "moved.jsonl"])
+        moved = directory / "moved.jsonl"
+        check_dir(directory, key=src_and_n, expected={("s", 0), ("s", 2)}, extra=[moved])
 
     def test_a_planted_hard_link_is_refused(self, directory: Path, target: Path) -> None:
         """A hard link at events.jsonl to another file is not written through."""
@@ -100,7 +95,7 @@ class TestFileModes:
         """file_mode=0o600 gives owner-only event and lock files."""
         with umask(0o022):
             writer = EventWriter(directory, "sim", mode="sync", file_mode=0o600)
-            log(writer, 0)
+            log(writer, src="s", n=0)
             writer.close()
         for name in ("events.jsonl", ".events.lock"):
             assert stat.S_IMODE((directory / name).stat().st_mode) == 0o600
@@ -110,7 +105,7 @@ class TestFileModes:
         with umask(0o077):
             writer = EventWriter(directory, "sim", mode="sync", max_file_size=300)
             for n in range(5):
-                log(writer, n)  # rotated files keep the mode they were created with
+                log(writer, src="s", n=n)  # rotated files keep the mode they were created with
             writer.close()
         modes = {stat.S_IMODE(p.stat().st_mode) for p in directory.iterdir()}
         assert modes == {0o600}
@@ -121,12 +116,7 @@ class TestNoPathFromEventData:
         """Event names and values that look like paths change no file name."""
         writer = EventWriter(directory, "../../escape", mode="sync", max_file_size=400)
         for n in range(5):
-            with contextlib.suppress(DropEvent):
-                writer(
-                    None,
-                    "info",
-                    {"event": "../../../x", "src": "s", "n": n, "path": "/etc/passwd"},
-                )
+            log(writer, "../../../x", src="s", n=n, path="/etc/passwd")
         writer.close()
         names = {p.name for p in directory.iterdir()}
         assert names - {"events.jsonl", ".events.lock"}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import check_event_dir, keys, start_script, stop_process
+from ..helpers import check_dir, keys, src_and_n, start_script, stop_process
 
 SIGNAL_CHILD = """
 directory, mode, action, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
@@ -29,7 +29,7 @@ handled = []
 def handler(signum, frame):
     if action == "log":
         n = next(numbers)
-        log(writer, "handler", n)
+        log(writer, src="handler", n=n)
         handled.append(n)
     else:
         writer.close()
@@ -39,7 +39,7 @@ os.write(1, b"ready\\n")
 n = 0
 deadline = time.monotonic() + seconds
 while time.monotonic() < deadline:
-    log(writer, "loop", n)
+    log(writer, src="loop", n=n)
     n += 1
 signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 closed = writer.close()
@@ -82,13 +82,13 @@ class TestHandlers:
         assert outcome["handled"] > 50
         assert outcome["closed"]
         expected = keys("loop", outcome["loop"]) | keys("handler", outcome["handled"])
-        check_event_dir(tmp_path, expected=expected)
+        check_dir(tmp_path, key=src_and_n, expected=expected)
         assert (outcome["written"], outcome["failed"]) == (len(expected), 0)
 
     def test_a_handler_that_closes(self, tmp_path: Path, mode: str) -> None:
         """The loop's events up to the close are written, the rest counted failed; no hang."""
         outcome = run_signalled(tmp_path, mode, "close")
-        contents = check_event_dir(tmp_path)
+        contents = check_dir(tmp_path, key=src_and_n)
         written = len(contents.keys)
         assert set(contents.keys) == keys("loop", written)
         assert outcome["written"] == written
@@ -103,7 +103,7 @@ install_signal_handlers(timeout=30)
 writer = EventWriter(directory, "sim", mode=mode, overflow="block", max_file_size=200_000)
 n = 0
 while True:
-    log(writer, "loop", n)
+    log(writer, src="loop", n=n)
     n += 1
     if n % 500 == 0:
         os.write(1, b"%d\\n" % n)
@@ -127,7 +127,7 @@ def test_sigterm_while_logging_keeps_every_event_logged_before_it(
         stop_process(process)
     assert process.returncode == -signal.SIGTERM, err.decode()[-3000:]
     reported = max(int(line) for line in out.split())
-    contents = check_event_dir(tmp_path)
+    contents = check_dir(tmp_path, key=src_and_n)
     logged = len(contents.keys)
     assert set(contents.keys) == keys("loop", logged)
     assert logged >= reported

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import check_event_dir, keys
+from ..helpers import check_dir, keys, src_and_n
 
 PROGRAM = """
 import multiprocessing
@@ -85,4 +85,4 @@ def test_every_event_a_worker_logs_is_written(tmp_path: Path, method: str, shape
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    check_event_dir(directory, expected=keys("w", 20_000))
+    check_dir(directory, key=src_and_n, expected=keys("w", 20_000))
