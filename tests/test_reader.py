@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import itertools
 import logging
@@ -674,6 +675,22 @@ class TestMerge:
         assert sorted(closed) == [0, 1, 2]
 
 
+@contextlib.contextmanager
+def following(directory: Path, *, poll_interval: float = 0.005) -> Iterator[list[Event]]:
+    """Follow *directory* in a thread while the block runs; then read on to the end, stop."""
+    stop = threading.Event()
+    followed: list[Event] = []
+    stream = follow_events(directory, stop=stop, poll_interval=poll_interval)
+    reader = threading.Thread(target=lambda: followed.extend(stream))
+    reader.start()
+    try:
+        yield followed
+    finally:
+        stop.set()
+        reader.join(timeout=60)
+    assert not reader.is_alive(), "the follower did not end"
+
+
 def step(items: Iterator[ScanItem]) -> list[int]:
     """Advance a following scan to its next CAUGHT_UP; return the event numbers met."""
     found: list[int] = []
@@ -790,17 +807,12 @@ class TestFollowRotations:
     def test_a_writer_with_retention_is_followed_in_order(self, tmp_path: Path) -> None:
         """A follower kept by a writer that rotates and deletes fast sees a subsequence of
         the events in write order: retention may delete files first, never reorder them."""
-        stop = threading.Event()
-        followed: list[Event] = []
-        stream = follow_events(tmp_path, stop=stop, poll_interval=0.001)
-        reader = threading.Thread(target=lambda: followed.extend(stream))
-        reader.start()
-        with EventWriter(tmp_path, "sim", mode="sync", max_file_size=400, max_files=1) as writer:
+        with (
+            following(tmp_path, poll_interval=0.001) as followed,
+            EventWriter(tmp_path, "sim", mode="sync", max_file_size=400, max_files=1) as writer,
+        ):
             for number in range(400):
                 log(writer, event="step", number=number)
-        stop.set()
-        reader.join(timeout=60)
-        assert not reader.is_alive()
         seen = numbers(followed)
         assert seen == sorted(set(seen))
         assert seen[-1] == 399
@@ -922,37 +934,27 @@ class TestIncompleteListings:
 class TestFollowEvents:
     def test_follows_a_writing_thread_exactly_once_in_order(self, tmp_path: Path) -> None:
         """Following while a queued writer rotates gives exactly the events on disk, in order."""
-        stop = threading.Event()
-        followed: list[Event] = []
-        stream = follow_events(tmp_path, stop=stop, poll_interval=0.005)
-        reader = threading.Thread(target=lambda: followed.extend(stream))
-        reader.start()
-        with EventWriter(tmp_path, "sim", max_file_size=2_000, overflow="block") as writer:
+        with (
+            following(tmp_path) as followed,
+            EventWriter(tmp_path, "sim", max_file_size=2_000, overflow="block") as writer,
+        ):
             for number in range(10_000):
                 log(writer, event="step", number=number)
                 if number % 1_000 == 0:
                     time.sleep(0.01)  # let the follower catch up now and then
             assert writer.close(timeout=120)  # a thousand rotations, each fsynced, on a busy disk
-        stop.set()
-        reader.join(timeout=60)
-        assert not reader.is_alive()
         assert writer.stats.rotations > 100
         assert numbers(followed) == list(range(10_000))
         assert followed == list(read_events(tmp_path))
 
     def test_follows_a_writer_that_compresses_its_rotated_files(self, tmp_path: Path) -> None:
         """Files gzipped (compress=True) while being followed are still read once, in order."""
-        stop = threading.Event()
-        followed: list[Event] = []
-        stream = follow_events(tmp_path, stop=stop, poll_interval=0.005)
-        reader = threading.Thread(target=lambda: followed.extend(stream))
-        reader.start()
-        with EventWriter(tmp_path, "sim", mode="sync", max_file_size=2_000, compress=True) as w:
+        with (
+            following(tmp_path) as followed,
+            EventWriter(tmp_path, "sim", mode="sync", max_file_size=2_000, compress=True) as w,
+        ):
             for number in range(2_000):
                 log(w, event="step", number=number)
-        stop.set()
-        reader.join(timeout=60)
-        assert not reader.is_alive()
         assert any(path.name.endswith(".gz") for path in rotated(tmp_path))
         assert numbers(followed) == list(range(2_000))
 
@@ -960,20 +962,15 @@ class TestFollowEvents:
         """One Event emitted again and again, files rotated and gzipped while followed: each
         line is followed once."""
         heartbeat = Event(event_type="heartbeat", simulation_id="sim", data={"pad": "x" * 200})
-        stop = threading.Event()
-        followed: list[Event] = []
-        stream = follow_events(tmp_path, stop=stop, poll_interval=0.001)
-        reader = threading.Thread(target=lambda: followed.extend(stream))
-        reader.start()
-        with EventWriter(tmp_path, "sim", mode="sync", max_file_size=2_000, compress=True) as w:
+        with (
+            following(tmp_path, poll_interval=0.001) as followed,
+            EventWriter(tmp_path, "sim", mode="sync", max_file_size=2_000, compress=True) as w,
+        ):
             for number in range(1_500):
                 w.emit(heartbeat)
                 if number % 100 == 0:
                     time.sleep(0.01)  # let the follower catch up now and then
             assert w.close(timeout=120)
-        stop.set()
-        reader.join(timeout=60)
-        assert not reader.is_alive()
         assert w.stats.rotations > 100
         assert len(followed) == 1_500
 
@@ -987,23 +984,17 @@ class TestFollowEvents:
             "    w.write({'event': 'step', 'number': n})\n"
             "w.close()\n"
         )
-        stop = threading.Event()
-        followed: list[Event] = []
-        stream = follow_events(tmp_path, stop=stop, poll_interval=0.005)
-        reader = threading.Thread(target=lambda: followed.extend(stream))
-        reader.start()
-        writers = [
-            subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name])
-            for name in ("p1", "p2")
-        ]
-        try:
-            for process in writers:
-                assert process.wait(timeout=120) == 0
-        finally:
-            for process in writers:
-                process.kill()
-            stop.set()
-            reader.join(timeout=60)
+        with following(tmp_path) as followed:
+            writers = [
+                subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name])
+                for name in ("p1", "p2")
+            ]
+            try:
+                for process in writers:
+                    assert process.wait(timeout=120) == 0
+            finally:
+                for process in writers:
+                    process.kill()
         on_disk = list(read_events(tmp_path))
         assert len(on_disk) == 800
         assert [e.event_id for e in followed] == [e.event_id for e in on_disk]
@@ -1023,15 +1014,9 @@ class TestFollowEvents:
     def test_waits_for_the_directory_to_appear(self, tmp_path: Path) -> None:
         """A follow started before the writer made its directory picks up its events."""
         directory = tmp_path / "later"
-        stop = threading.Event()
-        followed: list[Event] = []
-        stream = follow_events(directory, stop=stop, poll_interval=0.005)
-        reader = threading.Thread(target=lambda: followed.extend(stream))
-        reader.start()
-        time.sleep(0.05)
-        fill(directory, 5)
-        stop.set()
-        reader.join(timeout=30)
+        with following(directory) as followed:
+            time.sleep(0.05)
+            fill(directory, 5)
         assert numbers(followed) == list(range(5))
 
     def test_filters_apply_while_following(self, tmp_path: Path) -> None:
