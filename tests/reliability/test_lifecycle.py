@@ -74,21 +74,15 @@ class TestDroppedWriters:
         run_script(
             """
             from structlog_events import _file
+            from tests.helpers import SlowOs
             directory = sys.argv[1]
-
-            class SlowOs:
-                def __getattr__(self, name):
-                    return getattr(os, name)
-                def write(self, fd, data):
-                    time.sleep(0.01)
-                    return os.write(fd, data)
 
             def work():
                 writer = EventWriter(directory, "sim", overflow="block", max_file_size=4000)
                 for n in range(2000):
                     log(writer, src="w", n=n)
 
-            _file.os = SlowOs()
+            _file.os = SlowOs(0.01)
             work()  # the writer is dropped here, its queue far from written
             """,
             tmp_path,
@@ -141,16 +135,9 @@ class TestCloseOutcome:
         run_script(
             """
             from structlog_events import _file
+            from tests.helpers import SlowOs
             directory, ending = sys.argv[1], sys.argv[2]
-
-            class SlowOs:
-                def __getattr__(self, name):
-                    return getattr(os, name)
-                def write(self, fd, data):
-                    time.sleep(0.02)
-                    return os.write(fd, data)
-
-            _file.os = SlowOs()
+            _file.os = SlowOs(0.02)
             writer = EventWriter(directory, "sim", overflow="block", max_file_size=10_000)
             for n in range(3000):
                 log(writer, src="w", n=n)
@@ -254,19 +241,14 @@ class TestExit:
             """
             import atexit
             from structlog_events import _file, _lifecycle
+            from tests.helpers import SlowOs
             directory = sys.argv[1]
             _lifecycle.EXIT_TIMEOUT = 3.0
-
-            class StuckOs:
-                def __getattr__(self, name):
-                    return getattr(os, name)
-                def write(self, fd, data):
-                    time.sleep(3600)
 
             writer = EventWriter(directory, "sim", overflow="block")
             log(writer, src="w", n=0)
             writer.flush()
-            _file.os = StuckOs()
+            _file.os = SlowOs(3600)  # a disk that stopped answering
 
             @atexit.register
             def goodbye():

@@ -111,20 +111,14 @@ class TestAccounting:
 #: A queued writer on a slow disk with 20,000 events still queued when it says "ready".
 QUEUED_CHILD = """
 from structlog_events import _file, install_signal_handlers
+from tests.helpers import SlowOs
 directory, setup, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
-
-class SlowOs:
-    def __getattr__(self, name):
-        return getattr(os, name)
-    def write(self, fd, data):
-        time.sleep(delay)
-        return os.write(fd, data)
 
 def previous_handler(signum, frame):
     os.write(1, b"previous handler ran\\n")
     os._exit(7)
 
-_file.os = SlowOs()
+_file.os = SlowOs(delay)
 if setup == "previous":
     signal.signal(signal.SIGTERM, previous_handler)
 if setup in ("handlers", "previous"):
