@@ -26,7 +26,6 @@ from structlog_events import Event, EventWriter, WriterStats, read_events
 from structlog_events._file import EventFile
 from structlog_events._layout import ROTATED_PATTERN, rotated_name
 from structlog_events._retention import Retention
-from structlog_events._stats import Counters
 
 #: Bytes at which the tests rotate: a few events per file.
 SMALL_FILE: int = 1200
@@ -185,9 +184,7 @@ class TestMaxFiles:
             assert retention.after_rotation is not None
             retention.after_rotation(path)
 
-        event_file = EventFile(
-            tmp_path, max_file_size=100, counters=Counters(), after_rotation=after_rotation
-        )
+        event_file = EventFile(tmp_path, max_file_size=100, after_rotation=after_rotation)
         event_file.append([b'{"i": %d, "pad": "%s"}\n' % (i, b"x" * 60) for i in range(50)])
         event_file.close()
         assert len(seen) == 49

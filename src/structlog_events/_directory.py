@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, NamedTuple
 
+from ._handlers import ignoring_own
 from ._layout import CURRENT_NAME, LOCK_NAME, next_rotated_name
 from ._recovery import find_damaged_line, repair_tail
 
@@ -107,7 +108,7 @@ class EventDirectory:
         """Close the lock file; idempotent.  A later ``lock()`` opens it again."""
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
-            with contextlib.suppress(OSError):
+            with ignoring_own(OSError):
                 os.close(fd)
 
     def after_fork_in_child(self) -> None:
@@ -238,12 +239,12 @@ class EventDirectory:
         assert self._lock_fd is not None
         now = time.time_ns()
         if not created:
-            with contextlib.suppress(OSError, ValueError):
+            with ignoring_own(OSError, ValueError):
                 dev, ino, begun = map(int, os.pread(self._lock_fd, 128, 0).split())
                 if (dev, ino) == identity:
                     return begun // self._period_ns
         if created:
-            with contextlib.suppress(OSError):  # a file without a record is begun now
+            with ignoring_own(OSError):  # a file without a record is begun now
                 os.ftruncate(self._lock_fd, 0)
                 os.pwrite(self._lock_fd, b"%d %d %d\n" % (*identity, now), 0)
         return now // self._period_ns

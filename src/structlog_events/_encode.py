@@ -28,6 +28,8 @@ from typing import Any, Final
 
 import orjson
 
+from ._handlers import reraise_if_from_a_signal_handler
+
 #: ``Z`` for UTC like pydantic.  No OPT_APPEND_NEWLINE: see ``encode_record``.
 OPTIONS: Final = orjson.OPT_UTC_Z
 
@@ -55,9 +57,9 @@ def encode_record(record: Mapping[str, Any]) -> tuple[bytes, bool]:
         # its ~4 KiB working buffer, which a queue of 10,000 lines turns into
         # ~40 MB of resident memory.
         return orjson.dumps(record, default=_structlog_form, option=OPTIONS) + b"\n", False
-    except (TypeError, ValueError, RecursionError):
+    except (TypeError, ValueError, RecursionError) as error:
         # orjson.JSONEncodeError subclasses TypeError.
-        pass
+        reraise_if_from_a_signal_handler(error)
     safe = _json_safe(record, 0, set())
     return orjson.dumps(safe, option=OPTIONS) + b"\n", True
 
@@ -107,8 +109,8 @@ def _json_safe(value: Any, depth: int, path: set[int]) -> Any:
         method = getattr(value, "__structlog__", None)
         if method is not None:
             return _json_safe(method(), depth + 1, path)
-    except Exception:
-        pass  # a __structlog__ that raises: described like any other value
+    except Exception as error:  # a __structlog__ that raises: described like any other value
+        reraise_if_from_a_signal_handler(error)
     return _safe_str(_describe(value))
 
 
@@ -159,7 +161,8 @@ def _describe(value: Any) -> str:
         if isinstance(value, bytes | bytearray | memoryview):
             return bytes(value).decode("utf-8", "backslashreplace")
         return repr(value)
-    except Exception:
+    except Exception as error:
+        reraise_if_from_a_signal_handler(error)
         return f"<unrepresentable {type(value).__qualname__}>"
 
 

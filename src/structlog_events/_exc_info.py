@@ -19,6 +19,8 @@ from typing import Any, Final
 from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import ExcInfo
 
+from ._handlers import reraise_if_from_a_signal_handler
+
 #: structlog's transformer, without locals (they may hold secrets and are slow to render).
 _to_dicts: Final = ExceptionDictTransformer(show_locals=False, use_rich=False)
 
@@ -40,7 +42,8 @@ def structured_exception(exc_info: Any) -> list[dict[str, Any]] | None:
         return None
     try:
         return _to_dicts(resolved)
-    except Exception:
+    except Exception as error:
+        reraise_if_from_a_signal_handler(error)
         # structlog already survives a __str__ that raises; this is for the
         # rest (a __str__ raising an exception whose own __str__ raises,
         # __notes__ that are not a list): the same frames, under a stand-in

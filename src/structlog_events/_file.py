@@ -28,11 +28,19 @@ What survives a crash, and why (``docs/guarantees.md`` names the tests):
   JSON objects (a power loss garbled unsynced writes, or another program
   appended to it) is rotated away intact at open and reported, so no later
   line lands behind the damage (``_recovery`` finds both).
+
+Interrupts: a ``KeyboardInterrupt`` or a signal handler's exception can land
+in an append made on the main thread wherever the interpreter runs handlers
+(after any call, the ``write()`` and ``fsync`` included).  The chunk being
+written is recorded before its ``write()``; an exception that escapes the
+append settles it from the file's size, under the ``flock`` still held:
+complete lines are counted written, a torn one is cut, and the rest were not
+written, for the caller to hand over again.  Each count changes in one step
+with no call in it, so an interrupt lands before or after, never halfway.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import os
@@ -43,9 +51,10 @@ from pathlib import Path
 from typing import Final
 
 from ._directory import EventDirectory
+from ._handlers import from_a_signal_handler, ignoring_own, reraise_if_from_a_signal_handler
 from ._layout import SYNC_EVERY_BYTES
 from ._report import report
-from ._stats import Counters
+from ._stats import FileCounts
 
 #: macOS's ``fsync`` leaves the data in the drive's cache; ``F_FULLFSYNC``
 #: flushes it to the medium (SQLite does the same).  ``None`` elsewhere.
@@ -69,13 +78,13 @@ class EventFile:
 
     Lines are numbered in the order this object writes them; ``sync_through(n)``
     returns once line ``n`` is durable.  The object is thread-safe, but the
-    sinks call it from one thread at a time (whoever holds their drain).
+    sinks call it from one thread at a time (whoever holds their drain).  It
+    counts what became of the lines handed to it (``counts``).
 
     Args:
         directory: the directory; it must exist.
         max_file_size: a line that would take the file past this many bytes goes
             to a fresh file instead, unless the file is empty.
-        counters: where written, failed, rotations and bytes are counted.
         file_mode: permission bits of created files (the umask applies).
         after_rotation: called with the path of each file this object rotated
             away, under no lock (retention and compression hook in here); what
@@ -97,7 +106,6 @@ class EventFile:
         directory: Path,
         *,
         max_file_size: int,
-        counters: Counters,
         file_mode: int = 0o644,
         after_rotation: Callable[[Path], None] | None = None,
         rotate_every: timedelta | None = None,
@@ -105,7 +113,6 @@ class EventFile:
         self._after_rotation = after_rotation
         self._rotated: list[Path] = []
         self.max_file_size = max_file_size
-        self._counters = counters
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
@@ -116,7 +123,12 @@ class EventFile:
         self._written_seq = 0
         self._durable_seq = 0
         self._failed_ranges: list[tuple[int, int]] = []
-        self.lost = 0
+        self._fsync_error: OSError | None = None  # a failed fsync not yet acted on
+        self._in_flight: tuple[int, list[bytes]] | None = None  # (offset, lines) being written
+        self.lost = 0  # lines handed to this file that failed: write or fsync
+        self._fsync_lost = 0  # of those, lines written whose fsync failed
+        self._bytes_written = 0
+        self._rotations = 0
         self._directory = EventDirectory(directory, file_mode=file_mode, rotate_every=rotate_every)
         self.path = self._directory.path
         try:
@@ -136,6 +148,20 @@ class EventFile:
         """Bytes of ``events.jsonl`` as of this object's last write or open."""
         return self._size
 
+    def counts(self) -> FileCounts:
+        """What became of the lines handed to this file so far."""
+        return FileCounts(
+            written=self._written_seq - self._fsync_lost,
+            failed=self.lost,
+            bytes=self._bytes_written,
+            rotations=self._rotations,
+        )
+
+    @property
+    def settled_lines(self) -> int:
+        """Lines handed to ``append`` whose write is settled: written, or failed to be."""
+        return self._written_seq + self.lost - self._fsync_lost
+
     @property
     def written_seq(self) -> int:
         """Number of the last line written."""
@@ -152,7 +178,9 @@ class EventFile:
         Lines that cannot be written (I/O error, disk full, file closed) are
         counted as failed and reported; no partial line is left in the file.
         Each rotation's hooks run before the next rotation: retention holds
-        within one long append (a queued writer's batch) too.
+        within one long append (a queued writer's batch) too.  Interrupted
+        (see the module), the lines not settled were not written:
+        ``settled_lines`` says how many were.
 
         Returns:
             The number of the last line written, for ``sync_through``; 0 if none was.
@@ -170,9 +198,14 @@ class EventFile:
                     break
                 try:
                     with self._directory.lock():
-                        self._follow_other_writers()
-                        index = self._append_locked(lines, index)
+                        try:
+                            self._follow_other_writers()
+                            index = self._append_locked(lines, index)
+                        except BaseException:
+                            self._settle_interrupted_write()
+                            raise
                 except OSError as error:
+                    reraise_if_from_a_signal_handler(error)
                     self._fail(count - index)
                     self._report_error(error)
                     break
@@ -217,7 +250,6 @@ class EventFile:
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
             if self._fd is not None:
                 self._fsync_current_locked()
                 if self._fsync_failed:
@@ -225,9 +257,11 @@ class EventFile:
                         with self._directory.lock():
                             self._rotate_away_at_close()
                     except OSError as error:
+                        reraise_if_from_a_signal_handler(error)
                         self._report_error(error)
                 self._close_fd()
             self._directory.close()
+            self._closed = True  # only now: interrupted before, a later close() does it all
         self._run_rotation_hooks()
 
     def after_fork_in_child(self) -> None:
@@ -244,7 +278,7 @@ class EventFile:
         # descriptors close here, the parent's stay open.
         self._durable_seq = self._written_seq
         if self._fd is not None:
-            with contextlib.suppress(OSError):
+            with ignoring_own(OSError):
                 os.close(self._fd)
         self._fd = None
         self._identity = None
@@ -268,7 +302,6 @@ class EventFile:
 
     def _fail(self, count: int) -> None:
         """Count *count* lines handed to this file as failed (under ``self._lock``)."""
-        self._counters.add(failed=count)
         self.lost += count
 
     # -- durability ----------------------------------------------------------
@@ -279,6 +312,7 @@ class EventFile:
         # error the other consumed, and the lock makes the outcome and the
         # bookkeeping one step.
         with self._lock:
+            self._settle_fsync_error(raise_the_programs=False)
             if self._durable_seq >= seq:
                 return  # covered by an fsync that ran while this caller waited
             if self._fd is None:
@@ -292,6 +326,7 @@ class EventFile:
                         self._follow_other_writers()
                         self._rotate_after_failed_fsync()
                 except OSError as error:
+                    reraise_if_from_a_signal_handler(error)
                     self._report_error(error)  # the next append tries again
 
     def _rotate_after_failed_fsync(self) -> None:
@@ -320,6 +355,7 @@ class EventFile:
     def _fsync_current_locked(self) -> None:
         """fsync the open file; on failure, fail its lines not yet durable."""
         assert self._fd is not None
+        self._settle_fsync_error(raise_the_programs=False)
         target = self._written_seq
         if self._fsync_failed:
             # An fsync of this file failed before: a later one may report success
@@ -329,14 +365,40 @@ class EventFile:
         try:
             sync_file(self._fd)
         except OSError as error:
-            self._report_error(error)
-            self._fail_unsynced(target)
-            # Even with none of this object's lines at stake: the page cache is
-            # the file's, and the pages lost may hold another writer's lines.
-            self._fsync_failed = True
+            # Kept first, in one step: an interrupt that lands while it is told
+            # apart leaves it kept, for the next fsync to settle before it runs.
+            self._fsync_error = error
+            self._settle_fsync_error(raise_the_programs=True)
         else:
             self._durable_seq = max(self._durable_seq, target)
             self._synced_size = self._size
+
+    def _settle_fsync_error(self, *, raise_the_programs: bool) -> None:
+        """Act on the failed ``fsync`` kept in ``_fsync_error``, if any.
+
+        A signal handler's exception raised in the ``fsync`` call is the
+        program's, not the disk's: the fsync may have succeeded, and runs
+        again.  Any other failure means the fsyncgate rule: from now on no
+        fsync of this file acknowledges anything, and its lines not yet durable
+        are failed.  Even with none of this object's lines at stake: the page
+        cache is the file's, and the pages lost may hold another writer's lines.
+
+        Args:
+            raise_the_programs: raise the handler's exception (it was raised
+                just now); otherwise it was raised into a call that has ended.
+        """
+        error = self._fsync_error
+        if error is None:
+            return
+        program_error = from_a_signal_handler(error)
+        self._fsync_error = None
+        if program_error is not None:
+            if raise_the_programs:
+                raise program_error
+            return
+        self._fsync_failed = True  # with the line above, one step with no call in it
+        self._fail_unsynced(self._written_seq)
+        self._report_error(error)
 
     def _fail_unsynced(self, target: int) -> None:
         """Count lines up to *target* not yet durable as failed (the fsyncgate rule).
@@ -347,16 +409,24 @@ class EventFile:
         if target <= self._durable_seq:
             return
         lost = target - self._durable_seq
-        self._failed_ranges.append((self._durable_seq, target))
-        self._counters.add(written=-lost, failed=lost)
+        # One step with no call in it: an interrupt lands before or after.
+        self._failed_ranges = [*self._failed_ranges, (self._durable_seq, target)]
         self.lost += lost
+        self._fsync_lost += lost
         self._durable_seq = target
         self._fsync_failed = True
 
     def _leave_current_file(self) -> None:
-        """fsync and close the open file: no line is left behind unsynced."""
+        """fsync and close the open file: no line is left behind unsynced.
+
+        Interrupted before its fsync finished, the file's lines not yet durable
+        are failed: once it is closed, no fsync can make them durable.
+        """
         try:
             self._fsync_current_locked()
+        except BaseException:
+            self._fail_unsynced(self._written_seq)
+            raise
         finally:
             self._close_fd()
 
@@ -364,7 +434,7 @@ class EventFile:
         fd, self._fd = self._fd, None
         self._identity = None
         if fd is not None:
-            with contextlib.suppress(OSError):
+            with ignoring_own(OSError):
                 os.close(fd)
 
     # -- under the thread lock and the directory lock ------------------------
@@ -398,6 +468,7 @@ class EventFile:
                     self._rotate()
                     rotated = True
             except OSError as error:
+                reraise_if_from_a_signal_handler(error)
                 self._fail(count - index)
                 self._report_error(error)
                 return count
@@ -407,32 +478,32 @@ class EventFile:
                 chunk_size += len(lines[end])
                 end += 1
             chunk = lines[index:end]
-            written_lines, written_bytes = self._write_chunk(chunk, chunk_size)
-            self._written_seq += written_lines
-            self._counters.add(written=written_lines, bytes=written_bytes)
+            written_lines = self._write_chunk(chunk, chunk_size)
             if written_lines < len(chunk):
                 self._fail(count - index - written_lines)
                 return count
             index = end
         return index
 
-    def _write_chunk(self, chunk: list[bytes], chunk_size: int) -> tuple[int, int]:
-        """Write *chunk* with as many ``write()`` calls as it takes.
+    def _write_chunk(self, chunk: list[bytes], chunk_size: int) -> int:
+        """Write *chunk* with as many ``write()`` calls as it takes, and count it.
 
         On an error the file is cut back to the end of the last complete line,
         so a later write never completes a torn line with another record.
 
         Returns:
-            The complete lines written, and their bytes.
+            The complete lines written.
         """
         assert self._fd is not None
         data = chunk[0] if len(chunk) == 1 else b"".join(chunk)
         start, done = self._size, 0
+        self._in_flight = (start, chunk)
         error: OSError | None = None
         while done < chunk_size:
             try:
                 n = os.write(self._fd, data[done:] if done else data)
             except OSError as exc:
+                reraise_if_from_a_signal_handler(exc)
                 error = exc
                 break
             if n <= 0:
@@ -440,23 +511,65 @@ class EventFile:
                 break
             done += n
         if error is None:
-            self._size += done
-            return len(chunk), done
+            # The common case in one step with no call in it.
+            self._size, self._written_seq, self._bytes_written = (
+                start + done,
+                self._written_seq + len(chunk),
+                self._bytes_written + done,
+            )
+            self._in_flight = None
+            return len(chunk)
+        self._report_error(error)
+        return self._count_in_flight(done)
+
+    def _settle_interrupted_write(self) -> None:
+        """Count what reached the file of a chunk whose write was interrupted (both locks held).
+
+        The file's size says how many of its bytes were written: nobody else
+        writes while the ``flock`` is held.
+        """
+        if self._in_flight is None or self._fd is None:
+            return
+        start, chunk = self._in_flight
+        try:
+            written = os.fstat(self._fd).st_size - start
+        except OSError as error:
+            reraise_if_from_a_signal_handler(error)
+            self._report_error(error)
+            self.lost += len(chunk)  # its fate unknown: never acknowledged, never written again
+            self._in_flight = None
+            return
+        self._count_in_flight(written)
+
+    def _count_in_flight(self, written: int) -> int:
+        """Count the complete lines among the first *written* bytes of the chunk in flight,
+        cutting a torn line off the file.
+
+        Returns:
+            The complete lines written.
+        """
+        assert self._in_flight is not None
+        assert self._fd is not None
+        start, chunk = self._in_flight
         complete_lines, complete_bytes = 0, 0
         for line in chunk:
-            if complete_bytes + len(line) > done:
+            if complete_bytes + len(line) > written:
                 break
             complete_bytes += len(line)
             complete_lines += 1
-        if complete_bytes < done:
+        end = start + complete_bytes
+        if complete_bytes < written:
             try:
-                os.ftruncate(self._fd, start + complete_bytes)
-            except OSError:
-                self._size = -1  # unknown: the next append repairs the tail
-        if self._size >= 0:
-            self._size = start + complete_bytes
-        self._report_error(error)
-        return complete_lines, complete_bytes
+                os.ftruncate(self._fd, end)
+            except OSError as error:
+                reraise_if_from_a_signal_handler(error)
+                end = -1  # unknown: the next append repairs the tail
+        # One step with no call in it: an interrupt lands before or after.
+        self._size = end
+        self._written_seq += complete_lines
+        self._bytes_written += complete_bytes
+        self._in_flight = None
+        return complete_lines
 
     def _rotate(self) -> None:
         """Retire the current file under a fresh name and begin a new ``events.jsonl``.
@@ -473,8 +586,8 @@ class EventFile:
         """Rename ``events.jsonl`` away and count the rotation, for the hooks to see."""
         rotated = self._directory.retire_current()
         if rotated is not None:
-            self._rotated.append(rotated)
-            self._counters.add(rotations=1)
+            self._rotated = [*self._rotated, rotated]
+            self._rotations += 1
 
     def _open(self, *, create: bool, recover: bool = False) -> None:
         """Open ``events.jsonl`` (creating it if asked) and take its size as this object's.

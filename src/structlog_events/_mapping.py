@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._event import as_utc, iso_utc_from_ns, new_event_id
 from ._exc_info import structured_exception
+from ._handlers import reraise_if_from_a_signal_handler
 from ._report import report
 from ._verbosity import METHOD_VERBOSITY, VerbosityLevel
 
@@ -54,6 +55,7 @@ class RecordMapper:
             try:
                 return VerbosityLevel.parse(named)
             except (TypeError, ValueError) as error:
+                reraise_if_from_a_signal_handler(error)
                 report(
                     f"verbosity:{named!r:.80}",
                     f"{error}; level taken from the log method",
@@ -173,7 +175,8 @@ def _event_type(name: Any) -> str:
         return name
     try:
         return str(name)
-    except Exception:
+    except Exception as error:
+        reraise_if_from_a_signal_handler(error)
         return f"<unprintable {type(name).__qualname__}>"
 
 
@@ -195,6 +198,7 @@ def _timestamp(stamp: Any) -> datetime | None:
             return as_utc(datetime.fromisoformat(stamp))
         if isinstance(stamp, int | float) and not isinstance(stamp, bool):
             return datetime.fromtimestamp(stamp, UTC)
-    except (ValueError, OverflowError, OSError):
+    except (ValueError, OverflowError, OSError) as error:
+        reraise_if_from_a_signal_handler(error)
         return None
     return None

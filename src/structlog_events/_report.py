@@ -12,6 +12,8 @@ import sys
 import threading
 import time
 
+from ._handlers import reraise_if_from_a_signal_handler
+
 # Re-entrant: a signal handler that logs may interrupt a thread holding it.
 _lock = threading.RLock()
 _last_reported: dict[str, float] = {}
@@ -35,8 +37,8 @@ def report(key: str, message: str, *, every: float | None = None) -> None:
     try:
         sys.stderr.write(f"structlog-events: {message}\n")
         sys.stderr.flush()
-    except Exception:  # stderr itself is gone: nowhere left to report
-        pass
+    except Exception as error:  # stderr itself is gone: nowhere left to report
+        reraise_if_from_a_signal_handler(error)
 
 
 def after_fork_in_child() -> None:

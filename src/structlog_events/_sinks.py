@@ -1,31 +1,28 @@
-"""How a line reaches the file: a queue that one writer thread drains, in both modes.
+"""How a line reaches the file: a queue drained by one writer at a time, in both modes.
 
-``QueuedSink`` (ASYNC) queues a line and returns; ``SyncSink`` (SYNC) queues it
-and waits until the writer thread has written and fsynced it.  Either way the
-file is only ever written by whoever holds the drain: the writer thread, or,
-where no thread can run (one that cannot start at interpreter shutdown), the
-calling thread itself.
+``QueuedSink`` (ASYNC) queues a line and returns; the writer thread drains the
+queue.  ``SyncSink`` (SYNC) queues a line and, unless a drain is under way,
+drains the queue itself: it writes every line queued (its own and those of
+callers that arrived meanwhile) with one ``write()`` and one ``fsync``, and
+returns once its own line is durable.  Callers that find a drain under way
+wait for it: the drain takes all their lines into its next commit (group
+commit).  Whoever holds the drain is the only one writing the file.
 
-Why a SYNC caller does not write its own line: Python runs signal handlers on
-the main thread, between any two bytecodes.  A main thread inside a write
-holds the file's locks; a handler that logs (or closes the writer) would wait
-for a write that can only finish once the handler returns.  And a
-``KeyboardInterrupt`` raised in the middle of a write would leave it half
-done.  So a caller only queues and waits, and everything it waits on is
-signal-safe: the queue is a ``deque`` (appends are atomic), wake-ups and
-completions are bare ``_thread`` locks released by one side and acquired by
-the other (no Python-level lock is held across bytecodes a handler could
-interrupt).  A handler that logs queues its line and waits like any caller;
-a ``KeyboardInterrupt`` abandons the wait, and the line is still written.
-
-Group commit follows from the design: the writer thread takes every line
-queued while it was busy, writes them with one ``write()`` and runs one
-``fsync`` for all the SYNC callers among them.
+Signal handlers: Python runs them on the main thread, between two bytecodes,
+so one can interrupt its own thread in the middle of a drain.  A handler that
+logs then queues its line and returns without waiting (it would wait for
+itself): the interrupted drain writes the line once the handler returns,
+before the interrupted call returns.  Anywhere else a handler's call is an
+ordinary call.  Everything a caller waits on is signal-safe: the queue is a
+``deque`` (appends are atomic), wake-ups and completions are bare ``_thread``
+locks released by one side and acquired by the other, and the drain is an
+``RLock`` that knows its owner, so a handler tells its own thread's drain from
+another's exactly.  A ``KeyboardInterrupt`` in the middle of a drain settles
+what it took (see ``_Pipeline._drain``): nothing is lost or counted twice.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import threading
 import time
@@ -35,6 +32,7 @@ from collections.abc import Callable
 from typing import Final
 
 from ._file import EventFile
+from ._handlers import reraise_if_from_a_signal_handler
 from ._layout import BATCH_BYTES
 from ._options import Overflow
 from ._report import report
@@ -81,8 +79,14 @@ class _Done:
             return
         self.ok = ok
         self.done = True
-        with contextlib.suppress(RuntimeError):  # set twice at once: the first counts
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake the waiters of a completion marked ``done`` (they also look every so often)."""
+        try:
             self._lock.release()
+        except RuntimeError as error:  # woken twice at once: the first counts
+            reraise_if_from_a_signal_handler(error)
 
     def wait(self, timeout: float | None) -> bool:
         """Return once set (``True``), or ``False`` after *timeout* seconds.
@@ -154,6 +158,7 @@ class _Later(_Done):
 
 _Item = bytes | _Done
 
+
 #: A pipeline's states, in the order it goes through them (plain ints, compared
 #: with ``==``: other threads change the state between two looks at it).
 _OPEN, _CLOSING, _CLOSED = range(3)
@@ -185,8 +190,11 @@ class _Pipeline:
         self._gathering = False
         self._last_group = 0  # SYNC lines in the last commit
         # The drain: whoever holds it takes lines from the queue and writes them.
-        self._drain_lock = threading.Lock()
-        self._drainer = 0  # thread id of the holder, to tell a handler re-entering it
+        # An RLock records its owner as it is taken (in one C call), so a
+        # handler tells its own thread's drain from another's exactly; it is
+        # never taken twice (``_drain_now`` asks ``_drain_is_mine`` first).
+        self._drain_lock = threading.RLock()
+        self._draining = False  # a hint for callers that would not wait for the lock
         self._idle = False
         self._thread: threading.Thread | None = None
         self._thread_started = False
@@ -291,9 +299,9 @@ class _Pipeline:
         interrupted in, a wake-up lost): a wait never depends on one signal.
         """
         if not done.done:
-            me = threading.get_ident()
-            if self._drainer == me:
+            if self._drain_is_mine():
                 return False  # a handler interrupted this thread's own drain
+            me = threading.get_ident()
             thread = self._thread
             if thread is not None and thread.ident == me:
                 return False  # the writer thread (a rotation hook) cannot wait for itself
@@ -350,28 +358,29 @@ class _Pipeline:
         """Write what is queued, in this thread, unless a drain is under way.
 
         A drain under way goes on until the queue is empty, so it writes what
-        this caller queued: in another thread (the writer thread, or a caller
-        at shutdown) it is not waited for, unless *wait*; in this very thread
-        (a signal handler interrupted it) it goes on once the handler returns.
+        this caller queued: in another thread (the writer thread, or another
+        caller) it is not waited for, unless *wait*; in this very thread (a
+        signal handler interrupted it) it goes on once the handler returns.
         Never waiting for another thread's drain keeps a caller at shutdown
         from hanging on a thread stuck in a write.
         """
-        me = threading.get_ident()
-        if self._drainer == me:
-            return
         while self._queue and self._state != _CLOSED:
-            if not wait and self._drain_lock.locked():
+            if self._drain_is_mine() or (self._draining and not wait):
                 return
-            with self._drain_lock:
-                self._drain_as(me)
+            self._holding_drain(self._drain)
 
-    def _drain_as(self, me: int) -> None:
-        """``_drain``, recording this thread as the drainer while it runs (the lock held)."""
-        try:
-            self._drainer = me
-            self._drain()
-        finally:
-            self._drainer = 0
+    def _drain_is_mine(self) -> bool:
+        """Whether this thread holds the drain (a signal handler interrupted it)."""
+        return self._drain_lock._is_owned()  # type: ignore[attr-defined,no-any-return]
+
+    def _holding_drain(self, step: Callable[[], object]) -> None:
+        """Run *step* holding the drain, marked as under way while it runs."""
+        with self._drain_lock:
+            try:
+                self._draining = True
+                step()
+            finally:
+                self._draining = False
 
     # -- the drain -------------------------------------------------------------
 
@@ -387,8 +396,7 @@ class _Pipeline:
             self._idle = True
             if not queue:
                 if file.written_seq > file.durable_seq:
-                    with self._drain_lock:
-                        self._guarded(file.sync_written)
+                    self._holding_drain(lambda: self._guarded(file.sync_written))
                 if not queue:
                     self._wake.wait(IDLE_SECONDS)
             self._idle = False
@@ -396,59 +404,71 @@ class _Pipeline:
     def _drain(self) -> None:
         """Take and write batches until the queue is empty; the caller holds the drain.
 
-        Only a drain in a caller's own thread can be interrupted (by a
-        ``KeyboardInterrupt``: where no writer thread can run, or in a handler
-        that interrupted its thread's start of one).  What it had taken is then
-        settled before the exception goes on: taken but not yet handed to the
-        file, it is queued again as it was; handed, the file's own counts say
-        what was written, the rest is counted failed, and the completions wait
-        for a later ``fsync`` (see ``_Later``).
+        A drain on the main thread can be interrupted, wherever the
+        interpreter runs signal handlers, by a ``KeyboardInterrupt`` or an
+        exception a handler raises.  What it had taken is then settled before
+        the exception goes on: the lines the file did not write (it says how
+        many it did, see ``EventFile.append``) are queued again as they were,
+        and the completions of those it wrote wait for a later ``fsync`` (see
+        ``_Later``).  Nothing is lost, written twice or acknowledged early.
         """
+        file = self._file
         while self._queue and self._state != _CLOSED:
             items: list[_Item] = []
             lines: list[bytes] = []
             waiters: list[_Done] = []
             handed = False
-            written_before, lost_before = self._file.written_seq, self._file.lost
+            settled_before = file.settled_lines
             try:
                 self._gather()
                 self._take(items, lines, waiters)
                 handed = True
-                if lines:
-                    self._guarded(self._file.append, lines, failed_lines=len(lines))
-                if self._file.sync_due() or any(type(w) is not _WrittenLine for w in waiters):
-                    self._guarded(self._file.sync_written)
+                if lines and not self._guarded(file.append, lines):
+                    # A bug in the append: the lines it did not settle are lost, never retried.
+                    file.count_lost(len(lines) - (file.settled_lines - settled_before))
+                if file.sync_due() or any(type(w) is not _WrittenLine for w in waiters):
+                    self._guarded(file.sync_written)
             except BaseException:
-                self._settle_interrupted(items, lines, waiters, handed, written_before, lost_before)
+                if not handed:
+                    self._queue.extendleft(reversed(items))
+                else:
+                    self._hand_back(items, file.settled_lines - settled_before)
                 raise
-            ok = self._file.lost == 0
             self._last_group = sum(type(waiter) is _SyncLine for waiter in waiters)
-            for waiter in waiters:
+            self._complete(waiters, file.lost == 0)
+
+    def _hand_back(self, items: list[_Item], settled: int) -> None:
+        """Queue an interrupted batch again: the items after its first *settled* lines as
+        they were, and the completions up to them as one ``_Later``."""
+        cut = seen = 0
+        while seen < settled and cut < len(items):
+            item = items[cut]
+            cut += 1
+            if type(item) is bytes or isinstance(item, _SyncLine):
+                seen += 1
+        covered = [item for item in items[:cut] if isinstance(item, _Done)]
+        rest = items[cut:]
+        self._queue.extendleft(reversed([_Later(covered), *rest] if covered else rest))
+
+    def _complete(self, waiters: list[_Done], ok: bool) -> None:
+        """Set the completions of a batch written (and fsynced where they ask for it).
+
+        Interrupted halfway, the ones not yet set are queued again, as a
+        ``_Later``: the next drain sets them (a stop marker closes the file).
+        """
+        index = 0
+        try:
+            for index, waiter in enumerate(waiters):  # noqa: B007 (read in the handler)
                 if type(waiter) is _Stop:
                     self._finish(waiter)
                 else:
                     waiter.set(ok)
-
-    def _settle_interrupted(
-        self,
-        items: list[_Item],
-        lines: list[bytes],
-        waiters: list[_Done],
-        handed: bool,
-        written_before: int,
-        lost_before: int,
-    ) -> None:
-        """Settle a batch whose drain was interrupted, so nothing taken is lost or miscounted."""
-        if not handed:
-            self._queue.extendleft(reversed(items))
-            return
-        settled = (self._file.written_seq - written_before) + (self._file.lost - lost_before)
-        if settled < len(lines):
-            self._counters.add(failed=len(lines) - settled)
-            self._file.count_lost(len(lines) - settled)
-        stops = [waiter for waiter in waiters if type(waiter) is _Stop]
-        pending = [waiter for waiter in waiters if type(waiter) is not _Stop]
-        self._queue.extendleft([*stops, _Later(pending)] if pending else stops)
+        except BaseException:
+            rest = waiters[index:]
+            stops = [waiter for waiter in rest if type(waiter) is _Stop and self._state != _CLOSED]
+            others = [waiter for waiter in rest if type(waiter) is not _Stop]
+            self._queue.extendleft(reversed([_Later(others), *stops] if others else stops))
+            raise
 
     def _gather(self) -> None:
         """Give the SYNC callers of the last commit a moment to join the next one.
@@ -496,31 +516,44 @@ class _Pipeline:
         finally:
             self._room.post()
 
-    def _guarded(self, step: Callable[..., object], *args: object, failed_lines: int = 0) -> None:
-        """Call *step* (a method of the file); what it raises is counted and reported, never raised.
+    def _guarded(self, step: Callable[..., object], *args: object) -> bool:
+        """Call *step* (a method of the file); what it raises is reported, never raised.
 
-        The file turns I/O errors into counts itself; anything else (a bug,
-        ``MemoryError``) must not kill the writer thread or reach a log call.
+        The file turns I/O errors into counts itself; anything else is a bug
+        (or ``MemoryError``) and must not kill the writer thread or reach a log
+        call.  Unless a signal handler raised it: then it is the program's own,
+        and goes on to it (``_drain`` settles the batch first).
+
+        Returns:
+            Whether *step* returned.
         """
         try:
             step(*args)
         except Exception as error:
-            if failed_lines:
-                self._counters.add(failed=failed_lines)
-                self._file.count_lost(failed_lines)
+            reraise_if_from_a_signal_handler(error)
             report(
                 f"writer-error:{type(error).__name__}",
                 f"error while writing events, carrying on: {error!r}",
                 every=10.0,
             )
+            return False
+        return True
 
     def _finish(self, stop: _Stop) -> None:
-        """Close the file after the last line queued before ``close()``; settle the rest."""
+        """Close the file after the last line queued before ``close()``; settle the rest.
+
+        Interrupted while the file closes, the stop goes back to the queue (see
+        ``_complete``): the file closes again, since it only counts as closed
+        once it is.
+        """
         self._guarded(self._file.close)
+        # One step with no call in it: closed, and the outcome settled for every
+        # waiter (they look at ``done`` every ``DONE_POLL_SECONDS``, woken or not).
         stop.ok = self._file.lost == 0  # read by producers that settle leftovers from now
+        stop.done = True
         self._state = _CLOSED
+        stop.wake()
         self._settle_leftovers()
-        stop.set(stop.ok)
 
     def _settle_leftovers(self) -> None:
         """Fail the lines queued after the close, and complete the markers queued with them.
@@ -543,24 +576,20 @@ class _Pipeline:
                 item.set(ok and not isinstance(item, _SyncLine))
 
 
-def signals_land_here() -> bool:
-    """Whether signal handlers (and ``KeyboardInterrupt``) run on this thread: the main one."""
-    return threading.get_ident() == threading.main_thread().ident
-
-
 class SyncSink(_Pipeline):
     """Returns from ``submit`` once the line is written and fsynced.
 
-    A caller on the main thread hands its line to the writer thread and waits
-    (signal handlers and ``KeyboardInterrupt`` land on the main thread, and
-    must never find it in the middle of a write).  A caller on any other
-    thread writes itself if no drain is under way: it writes everything
+    A caller writes itself if no drain is under way: it writes everything
     queued, its own line included, with one ``write()`` and one ``fsync``,
     and goes on while lines keep arriving.  Callers that find a drain under
     way only queue and wait: the drain takes all their lines into its next
-    commit, and wakes them together (group commit).  A main-thread caller interrupted while it
-    waits (``KeyboardInterrupt``) leaves its line queued: it is written,
-    though the call did not return.
+    commit, and wakes them together (group commit).
+
+    A signal handler whose log call interrupted its own thread's drain does
+    not wait (it would wait for itself): its line is written and fsynced by
+    the interrupted drain before the interrupted call returns.  A caller
+    interrupted while it waits (``KeyboardInterrupt``) leaves its line
+    queued: it is written, though the call did not return.
     """
 
     def submit(self, line: bytes) -> None:
@@ -571,9 +600,7 @@ class SyncSink(_Pipeline):
         self._queue.append(waiter)
         if self._gathering:
             self._arrival.post()
-        if signals_land_here():
-            self._see_to()
-        elif self._state == _CLOSED:
+        if self._state == _CLOSED:
             self._settle_leftovers()  # raced the close: the drain has ended
         else:
             self._drain_now()

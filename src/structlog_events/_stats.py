@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,68 +36,64 @@ class WriterStats:
     invalid: int = 0
 
 
-class Counters:
-    """The mutable counters behind ``WriterStats``, with the lock that guards them.
+class FileCounts(NamedTuple):
+    """What an ``EventFile`` did with the lines handed to it (it keeps these itself).
 
-    Every change goes through ``add``, under the counters' own lock, so the
-    totals are exact with any number of threads.  The lock is re-entrant and
-    each change is a few additions with no call in between: a signal handler
-    that logs while the thread it interrupted holds the lock counts its own
-    events, and neither count is lost.
+    Attributes:
+        written: lines written, less those a failed ``fsync`` lost afterwards.
+        failed: lines that could not be written, or whose ``fsync`` failed.
+        bytes: bytes of the complete lines written.
+        rotations: files rotated away.
     """
 
-    __slots__ = (
-        "_lock",
-        "bytes",
-        "dropped",
-        "failed",
-        "fallbacks",
-        "invalid",
-        "rotations",
-        "written",
-    )
+    written: int
+    failed: int
+    bytes: int
+    rotations: int
+
+
+class Counters:
+    """The counters behind ``WriterStats`` that are not the file's, with their lock.
+
+    The file counts what became of the lines it was handed (``FileCounts``);
+    these are the events that never reached it: dropped, failed before (a
+    record that could not be mapped, a line after ``close()``), and how the
+    others were encoded.  Every change goes through ``add``, under the
+    counters' own lock, so the totals are exact with any number of threads.
+    The lock is re-entrant and each change is a few additions with no call in
+    between: a signal handler that logs while the thread it interrupted holds
+    the lock counts its own events, and neither count is lost.
+    """
+
+    __slots__ = ("_lock", "dropped", "failed", "fallbacks", "invalid")
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self.written = 0
         self.dropped = 0
         self.failed = 0
         self.fallbacks = 0
-        self.rotations = 0
-        self.bytes = 0
         self.invalid = 0
 
     def add(
-        self,
-        *,
-        written: int = 0,
-        dropped: int = 0,
-        failed: int = 0,
-        fallbacks: int = 0,
-        rotations: int = 0,
-        bytes: int = 0,
-        invalid: int = 0,
+        self, *, dropped: int = 0, failed: int = 0, fallbacks: int = 0, invalid: int = 0
     ) -> None:
-        """Add to the counters, all in one step (``written=-n, failed=n`` moves n)."""
+        """Add to the counters, all in one step."""
         with self._lock:
-            self.written += written
             self.dropped += dropped
             self.failed += failed
             self.fallbacks += fallbacks
-            self.rotations += rotations
-            self.bytes += bytes
             self.invalid += invalid
 
-    def snapshot(self) -> WriterStats:
-        """Return the current values as a frozen ``WriterStats``."""
+    def snapshot(self, file: FileCounts) -> WriterStats:
+        """Return the current values, with the file's, as a frozen ``WriterStats``."""
         with self._lock:
             return WriterStats(
-                written=self.written,
+                written=file.written,
                 dropped=self.dropped,
-                failed=self.failed,
+                failed=self.failed + file.failed,
                 fallbacks=self.fallbacks,
-                rotations=self.rotations,
-                bytes=self.bytes,
+                rotations=file.rotations,
+                bytes=file.bytes,
                 invalid=self.invalid,
             )
 

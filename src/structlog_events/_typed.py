@@ -32,6 +32,7 @@ from pydantic_core import PydanticSerializationError, SchemaSerializer, SchemaVa
 
 from ._encode import encode_record
 from ._event_model import Event
+from ._handlers import reraise_if_from_a_signal_handler
 from ._mapping import record_of_event
 from ._models import (
     ENVELOPE,
@@ -112,6 +113,7 @@ class TypedEncoder:
         except ValidationError as error:
             errors = error_list(error)
         except Exception as error:  # a validator of the model's own raising something else
+            reraise_if_from_a_signal_handler(error)
             errors = [{"type": type(error).__name__, "loc": [], "msg": _message_of(error)}]
         return self._invalid(writing.model, record, errors)
 
@@ -154,7 +156,8 @@ def encode_instance(event: Event) -> tuple[bytes, bool]:
     """
     try:
         return event.__pydantic_serializer__.to_json(event, warnings=False) + b"\n", False
-    except PydanticSerializationError:
+    except PydanticSerializationError as error:
+        reraise_if_from_a_signal_handler(error)
         return encode_record(dict(event))[0], True
 
 
@@ -226,7 +229,8 @@ class _AddedFields:
         line, fallback = encode_record(record)
         try:
             fields = self._to_json(typed, warnings=False)
-        except Exception:  # a value pydantic cannot serialize: the fallbacks take it
+        except Exception as error:  # a value pydantic cannot serialize: the fallbacks take it
+            reraise_if_from_a_signal_handler(error)
             return encode_record({**record, **dict(typed)})[0], True
         if len(fields) <= 2:  # b"{}": every added field is excluded from the JSON
             return line, fallback
@@ -340,7 +344,8 @@ def _made_by_writer(record: dict[str, Any], name: str) -> bool:
 def _message_of(error: Exception) -> str:
     try:
         return str(error)
-    except Exception:
+    except Exception as unprintable:
+        reraise_if_from_a_signal_handler(unprintable)
         return f"<unprintable {type(error).__name__}>"
 
 

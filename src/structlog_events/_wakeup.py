@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 from _thread import allocate_lock
+
+from ._handlers import reraise_if_from_a_signal_handler
 
 
 class Wakeup:
@@ -21,8 +22,10 @@ class Wakeup:
         self._lock.acquire()
 
     def post(self) -> None:
-        with contextlib.suppress(RuntimeError):  # posted already
+        try:
             self._lock.release()
+        except RuntimeError as error:  # posted already
+            reraise_if_from_a_signal_handler(error)
 
     def wait(self, timeout: float) -> bool:
         """Consume a post, waiting up to *timeout* seconds for one; ``False`` if none came."""

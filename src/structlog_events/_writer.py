@@ -20,6 +20,7 @@ from ._chain import ChainEnd
 from ._directory import fsync_directory
 from ._encode import encode_record
 from ._file import EventFile
+from ._handlers import reraise_if_from_a_signal_handler
 from ._layout import CURRENT_NAME, LOCK_NAME
 from ._mapping import RecordMapper
 from ._options import Overflow, WriteMode
@@ -181,7 +182,6 @@ class EventWriter:
             self._file = EventFile(
                 self.output_dir,
                 max_file_size=self.max_file_size,
-                counters=self._counters,
                 file_mode=file_mode,
                 after_rotation=self._retention.after_rotation,
                 rotate_every=self.rotate_every,
@@ -258,6 +258,7 @@ class EventWriter:
                 record, fallback = self._mapper.to_record(method_name, event_dict, verbosity)
                 line = self._line_of(record, fallback)
         except Exception as error:
+            reraise_if_from_a_signal_handler(error)
             self._counters.add(failed=1)
             self._chain.not_written(event_dict, error)
             return
@@ -314,6 +315,7 @@ class EventWriter:
             try:
                 line, fallback = encode_event(event, verbosity)
             except Exception as error:
+                reraise_if_from_a_signal_handler(error)
                 self._not_encodable(error)
                 return
             if fallback:
@@ -333,6 +335,7 @@ class EventWriter:
         try:
             line, encoded_with_fallback = self._encode(record)
         except Exception as error:
+            reraise_if_from_a_signal_handler(error)
             self._not_encodable(error)
             return None
         if fallback or encoded_with_fallback:
@@ -367,7 +370,7 @@ class EventWriter:
     @property
     def stats(self) -> WriterStats:
         """A snapshot of the counters: written, dropped, failed, fallbacks, rotations, bytes."""
-        return self._counters.snapshot()
+        return self._counters.snapshot(self._file.counts())
 
     # -- lifecycle -------------------------------------------------------------
 

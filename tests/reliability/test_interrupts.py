@@ -1,14 +1,18 @@
-"""Interrupts at every line: Ctrl-C, and signal handlers that log or close.
+"""Interrupts at every point: Ctrl-C, and signal handlers that log or close.
 
 Python runs signal handlers, and raises ``KeyboardInterrupt``, on the main
-thread between two bytecodes.  Instead of hoping a flood of real signals lands
-at the right moment, these tests step through every line the package runs in
-the calling thread during a log call, a ``flush()`` or a ``close()`` (a trace
-function counts them) and, in one run per line, interrupt exactly there: by
-raising ``KeyboardInterrupt``, or by running a "signal handler" that logs or
-closes the writer.  Each run must finish (no hang: it runs in a thread with a
-deadline), and the accounting must be exact: every line in the file is counted
-written, nothing is there twice, nothing acknowledged is missing.
+thread, and only where the interpreter checks for pending calls: as a
+function starts, after every call returns (a call into C included, such as
+``os.write``), and at every backward jump of a loop.  Instead of hoping a
+flood of real signals lands at the right moment, these tests step through
+every such point the package passes in the calling thread during a log call,
+a ``flush()`` or a ``close()`` (a trace function that sees each bytecode
+finds them) and, in one run per point, interrupt exactly there: by raising
+``KeyboardInterrupt``, or by running a "signal handler" that logs or closes
+the writer.  Each run must finish (no hang: it runs in a thread with a
+deadline, treated as the main thread), and the accounting
+must be exact: every line in the file is counted written, nothing is there
+twice, nothing acknowledged is missing.
 
 ``test_signals.py`` does the same with real signals in real processes.
 """
@@ -17,19 +21,22 @@ from __future__ import annotations
 
 import contextlib
 import dis
+import gc
+import itertools
 import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 import orjson
 import pytest
 
 import structlog_events
-from structlog_events import EventWriter, WriteMode, _sinks
+from structlog_events import EventWriter, WriteMode, _handlers
 
 from ..helpers import log
 
@@ -38,41 +45,78 @@ PACKAGE = str(Path(structlog_events.__file__).parent)
 #: Seconds one interrupted run may take before it counts as a hang.
 DEADLINE = 20.0
 
+#: Where the interpreter checks for pending signals: after these return normally...
+CALLS = frozenset(dis.opmap[name] for name in ("CALL", "CALL_FUNCTION_EX"))
+#: ... at these when they jump back (a loop's next pass) ...
+BACKWARD_JUMPS = frozenset(
+    code
+    for name, code in dis.opmap.items()
+    if "JUMP_BACKWARD" in name and "NO_INTERRUPT" not in name
+)
+#: ... and at a function's start (``RESUME`` with an argument below 2).
+RESUME = dis.opmap["RESUME"]
 
-#: A ``try:`` line compiles to a NOP outside every exception handler: CPython
-#: runs no handler for an exception a trace function raises there.  A real
-#: signal is never handled at a NOP (only where the interpreter checks for
-#: pending calls), so those lines are not interrupted.
-NOP = dis.opmap["NOP"]
+
+@cache
+def next_offsets(code: CodeType) -> dict[int, int]:
+    """The offset of the instruction after each one, in the order they are laid out."""
+    offsets = [instruction.offset for instruction in dis.get_instructions(code)]
+    return dict(itertools.pairwise(offsets))
 
 
 class Interrupt:
-    """A trace function that runs *action* at the *at*-th line the package runs in its thread."""
+    """A trace function that runs *action* at the *at*-th point of the package, in its
+    thread, where the interpreter would run a signal handler."""
 
     def __init__(self, at: int, action: Callable[[], None]) -> None:
         self.at = at
         self.action = action
-        self.lines = 0
+        self.points = 0
         self.fired = False
+        self._previous: dict[FrameType, int] = {}  # offset of each frame's last instruction
 
     def __call__(self, frame: FrameType, event: str, arg: Any) -> Any:
         if event == "call":
-            return self if frame.f_code.co_filename.startswith(PACKAGE) else None
-        if event == "line" and not self.fired and frame.f_code.co_code[frame.f_lasti] != NOP:
-            self.lines += 1
-            if self.lines == self.at:
-                self.fired = True
-                self.action()  # what it raises goes into the traced line
+            if not frame.f_code.co_filename.startswith(PACKAGE):
+                return None
+            frame.f_trace_lines = False
+            frame.f_trace_opcodes = True
+        elif event == "return":
+            self._previous.pop(frame, None)
+        elif event == "opcode" and not self.fired:
+            offset = frame.f_lasti
+            previous = self._previous.get(frame)
+            self._previous[frame] = offset
+            if self._is_a_point(frame.f_code, previous, offset):
+                self.points += 1
+                if self.points == self.at:
+                    self.fired = True
+                    self.action()  # what it raises goes into the instruction
         return self
+
+    @staticmethod
+    def _is_a_point(code: CodeType, previous: int | None, offset: int) -> bool:
+        if previous is None:
+            raw = code.co_code
+            return raw[offset] == RESUME and raw[offset + 1] < 2
+        last = code.co_code[previous]
+        if last in CALLS:
+            return next_offsets(code).get(previous) == offset  # returned, not raised
+        return last in BACKWARD_JUMPS and offset < previous
 
     @contextlib.contextmanager
     def armed(self) -> Any:
+        # Collected now, not in the run: a writer dropped by an earlier run would
+        # be closed by its finalizer wherever the collector happens to run.
+        gc.collect()
         previous = sys.gettrace()  # coverage's, when it measures: given back after
+        gc.disable()
         sys.settrace(self)
         try:
             yield
         finally:
             sys.settrace(previous)
+            gc.enable()
 
 
 def names_in(directory: Path) -> list[str]:
@@ -112,41 +156,43 @@ def run_with_deadline(scenario: Callable[[], None]) -> None:
         raise failure[0]
 
 
-def lines_run(operation: Callable[[], object]) -> int:
-    """How many lines of the package *operation* runs in the calling thread."""
+def points_passed(operation: Callable[[], object]) -> int:
+    """At how many points of the package *operation* could be interrupted, in its thread."""
     counter = Interrupt(at=0, action=lambda: None)
     with counter.armed():
         operation()
-    return counter.lines
+    return counter.points
 
 
 @pytest.fixture(autouse=True)
 def _as_on_the_main_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each run goes in a thread of its own (so a hang can be caught), treated as the main
-    thread: the one where Python runs signal handlers and raises KeyboardInterrupt."""
-    monkeypatch.setattr(_sinks, "signals_land_here", lambda: True)
+    thread: the one where Python runs signal handlers and raises KeyboardInterrupt.  (What
+    the trace function raises, the writer tells from its own errors as it does what a
+    real handler raises: both are called with the frame they interrupted.)"""
+    monkeypatch.setattr(_handlers, "on_the_main_thread", lambda: True)
 
 
-def every_line(
+def every_point(
     tmp_path: Path,
     setup: Callable[[Path], EventWriter],
     operation: Callable[[EventWriter], object],
     action: Callable[[EventWriter], Callable[[], None]],
     check: Callable[[EventWriter, Path, bool], None],
 ) -> int:
-    """Run *operation* once per line it runs, interrupted there by *action*; *check* each run.
+    """Run *operation* once per point it passes, interrupted there by *action*; *check* each run.
 
-    A run may take fewer lines than the first (a wait that polls loops fewer
+    A run may pass fewer points than the first (a wait that polls loops fewer
     times, another thread that did part of the work first): one that ends
-    before its line was reached has nothing to check, and is only closed.
-    Most lines must be reached.
+    before its point was reached has nothing to check, and is only closed.
+    Most points must be reached.
 
     Returns:
-        The number of lines interrupted.
+        The number of points interrupted.
     """
     probe_dir = tmp_path / "probe"
     probe = setup(probe_dir)
-    total = lines_run(lambda: operation(probe))
+    total = points_passed(lambda: operation(probe))
     probe.close()
     assert total > 5
     reached = 0
@@ -172,8 +218,8 @@ def every_line(
         try:
             run_with_deadline(scenario)
         except BaseException as error:
-            raise AssertionError(f"interrupted at line {at} of {total}: {error!r}") from error
-    assert reached >= total // 2, f"only {reached} of {total} lines reached"
+            raise AssertionError(f"interrupted at point {at} of {total}: {error!r}") from error
+    assert reached >= total // 2, f"only {reached} of {total} points reached"
     return reached
 
 
@@ -204,7 +250,7 @@ def mode(request: pytest.FixtureRequest) -> WriteMode:
     return request.param  # type: ignore[no-any-return]
 
 
-class TestCtrlCAtEveryLine:
+class TestCtrlCAtEveryPoint:
     @pytest.mark.parametrize("first", [True, False], ids=["first-call", "later-call"])
     def test_a_log_call(self, tmp_path: Path, mode: WriteMode, first: bool) -> None:
         """Ctrl-C anywhere in a log call (the first one starts the writer thread): no hang; the
@@ -219,7 +265,7 @@ class TestCtrlCAtEveryLine:
             assert names == [*logged, "hit", "after"] or interrupted
             assert (writer.stats.written, writer.stats.failed) == (len(names), 0)
 
-        every_line(
+        every_point(
             tmp_path, fresh(mode, logged=logged), lambda w: log(w, "hit"), lambda w: ctrl_c, check
         )
 
@@ -237,7 +283,7 @@ class TestCtrlCAtEveryLine:
             assert names_in(directory) == list(logged)
             assert writer.stats.written == len(logged)
 
-        every_line(tmp_path, fresh(mode, logged=logged), operation, lambda w: ctrl_c, check)
+        every_point(tmp_path, fresh(mode, logged=logged), operation, lambda w: ctrl_c, check)
 
     def test_close_with_other_threads_waiting(self, tmp_path: Path, mode: WriteMode) -> None:
         """Ctrl-C anywhere in close() (or in the wait that ends it) never leaves the threads
@@ -262,7 +308,7 @@ class TestCtrlCAtEveryLine:
                 assert not waiter.is_alive(), "a waiter was left behind"
             assert names_in(directory) == list(logged)
 
-        every_line(tmp_path, setup, lambda w: w.close(), lambda w: ctrl_c, check)
+        every_point(tmp_path, setup, lambda w: w.close(), lambda w: ctrl_c, check)
 
     def test_a_log_call_at_shutdown(self, tmp_path: Path, mode: WriteMode) -> None:
         """At interpreter shutdown every caller waits for its line: Ctrl-C anywhere leaves the
@@ -276,31 +322,39 @@ class TestCtrlCAtEveryLine:
             assert names == ["before", "hit", "after"] or interrupted
             assert (writer.stats.written, writer.stats.failed) == (len(names), 0)
 
-        every_line(tmp_path, at_shutdown(mode), lambda w: log(w, "hit"), lambda w: ctrl_c, check)
+        every_point(tmp_path, at_shutdown(mode), lambda w: log(w, "hit"), lambda w: ctrl_c, check)
 
 
-class TestSignalHandlerAtEveryLine:
+class TestSignalHandlerAtEveryPoint:
     def test_a_handler_that_logs(self, tmp_path: Path, mode: WriteMode) -> None:
-        """A handler logging in the middle of a log call returns, its event on disk (SYNC) or
-        queued (ASYNC); both events are written once."""
+        """A handler logging in the middle of a log call returns; in SYNC its event is on disk
+        when its call returns, or, if it interrupted its own thread's write, when the
+        interrupted call returns; both events are written once."""
+        interrupted_own_write: list[bool] = []
 
         def handler(writer: EventWriter) -> Callable[[], None]:
             def run() -> None:
+                own_write = writer._parts.sink._drain_is_mine()
+                interrupted_own_write.append(own_write)
                 log(writer, "handler")
-                if mode is WriteMode.SYNC:
+                if mode is WriteMode.SYNC and not own_write:
                     assert "handler" in names_in(writer.output_dir), "returned before durable"
 
             return run
 
         def check(writer: EventWriter, directory: Path, interrupted: bool) -> None:
             assert not interrupted
+            if mode is WriteMode.SYNC:
+                assert {"handler", "outer"} <= set(names_in(directory)), "returned before durable"
             assert writer.close(timeout=10)
             assert sorted(names_in(directory)) == ["before", "handler", "outer"]
             assert writer.stats.written == 3
 
-        every_line(
+        every_point(
             tmp_path, fresh(mode, logged=("before",)), lambda w: log(w, "outer"), handler, check
         )
+        if mode is WriteMode.SYNC:
+            assert any(interrupted_own_write), "no handler interrupted the caller's own write"
 
     def test_a_handler_that_raises(self, tmp_path: Path, mode: WriteMode) -> None:
         """A handler's exception reaches the program (never swallowed while the call waits),
@@ -317,7 +371,7 @@ class TestSignalHandlerAtEveryLine:
             assert stats.failed == (0 if interrupted or "outer" in names else 1)
             assert closed
 
-        every_line(
+        every_point(
             tmp_path,
             fresh(mode, logged=("before",)),
             lambda w: log(w, "outer"),
@@ -326,7 +380,9 @@ class TestSignalHandlerAtEveryLine:
         )
 
     def test_a_handler_that_closes(self, tmp_path: Path, mode: WriteMode) -> None:
-        """A handler closing the writer in the middle of a log call: no hang, exact counts."""
+        """A handler closing the writer in the middle of a log call: no hang, exact counts.
+        Its close() returns True, or False at once if it interrupted its own thread's write,
+        which then finishes the close."""
 
         def check(writer: EventWriter, directory: Path, interrupted: bool) -> None:
             assert not interrupted
@@ -335,16 +391,17 @@ class TestSignalHandlerAtEveryLine:
             assert names in (["before", "outer"], ["before"])
             assert (writer.stats.written, writer.stats.failed) == (len(names), 2 - len(names))
 
-        every_line(
+        every_point(
             tmp_path,
             fresh(mode, logged=("before",)),
             lambda w: log(w, "outer"),
-            lambda w: lambda: assert_true(w.close(timeout=10)),
+            closes_unless_in_its_own_write,
             check,
         )
 
     def test_a_handler_that_closes_during_close(self, tmp_path: Path, mode: WriteMode) -> None:
-        """close() from a handler that interrupted close() waits for the same outcome."""
+        """close() from a handler that interrupted close() waits for the same outcome (or,
+        interrupting its own thread's write, leaves the close to it)."""
         logged = tuple(f"e{n}" for n in range(20))
 
         def check(writer: EventWriter, directory: Path, interrupted: bool) -> None:
@@ -352,32 +409,48 @@ class TestSignalHandlerAtEveryLine:
             assert writer.close(timeout=10)
             assert names_in(directory) == list(logged)
 
-        every_line(
+        every_point(
             tmp_path,
             fresh(mode, logged=logged),
             lambda w: assert_true(w.close(timeout=10)),
-            lambda w: lambda: assert_true(w.close(timeout=10)),
+            closes_unless_in_its_own_write,
             check,
         )
 
     def test_a_handler_that_logs_at_shutdown(self, tmp_path: Path, mode: WriteMode) -> None:
-        """At shutdown a handler's event, like the caller's, is on disk when its call returns."""
+        """At shutdown a handler's event, like the caller's, is on disk when its call returns
+        (or, in SYNC, when the write the handler interrupted returns)."""
 
         def handler(writer: EventWriter) -> Callable[[], None]:
             def run() -> None:
+                own_write = writer._parts.sink._drain_is_mine()
                 log(writer, "handler")
-                assert "handler" in names_in(writer.output_dir), "returned before durable"
+                if not own_write:
+                    assert "handler" in names_in(writer.output_dir), "returned before durable"
 
             return run
 
         def check(writer: EventWriter, directory: Path, interrupted: bool) -> None:
             assert not interrupted
-            assert "outer" in names_in(directory), "returned before durable"
+            assert {"handler", "outer"} <= set(names_in(directory)), "returned before durable"
             assert writer.close(timeout=10)
             assert sorted(names_in(directory)) == ["before", "handler", "outer"]
 
-        every_line(tmp_path, at_shutdown(mode), lambda w: log(w, "outer"), handler, check)
+        every_point(tmp_path, at_shutdown(mode), lambda w: log(w, "outer"), handler, check)
 
 
 def assert_true(value: bool) -> None:
     assert value
+
+
+def closes_unless_in_its_own_write(writer: EventWriter) -> Callable[[], None]:
+    """A handler that closes *writer*: ``True``, unless it interrupted its own thread's
+    write, which it cannot wait for (the write finishes the close once the handler returns)."""
+
+    def run() -> None:
+        own_write = writer._parts.sink._drain_is_mine()
+        closed = writer.close(timeout=10)
+        assert closed or own_write
+        assert not closed or writer._parts.sink.finished, "True before the close finished"
+
+    return run

@@ -19,7 +19,6 @@ import pytest
 from structlog_events import EventWriter, WriteMode, _directory, _file, _recovery
 from structlog_events._file import EventFile
 from structlog_events._layout import CURRENT_NAME
-from structlog_events._stats import Counters
 
 from ..helpers import check_dir, keys, log, src_and_n
 
@@ -107,8 +106,7 @@ class TestFsyncErrors:
         """Lines covered by a failed fsync are failed, and no acknowledged line follows them."""
         flaky = FlakyOs(seed, fsync_error=0.05, write_error=0.01, short_write=0.02)
         use_os(monkeypatch, flaky)
-        counters = Counters()
-        event_file = EventFile(tmp_path, max_file_size=4096, counters=counters)
+        event_file = EventFile(tmp_path, max_file_size=4096)
         acked: set[int] = set()
         for n in range(1500):
             line = b'{"n":%d}\n' % n
@@ -122,8 +120,9 @@ class TestFsyncErrors:
                 assert flaky.fsync_log[fsyncs_before], f"line {n} acknowledged"
         event_file.close()
         assert flaky.failed_fsyncs > 10
-        assert counters.written == len(acked)
-        assert counters.written + counters.failed == 1500
+        counts = event_file.counts()
+        assert counts.written == len(acked)
+        assert counts.written + counts.failed == 1500
         files = sorted(p for p in tmp_path.iterdir() if p.name.startswith("events"))
         seen: list[int] = []
         for path in files:
@@ -143,8 +142,7 @@ class TestFsyncErrors:
         """fsyncgate: line 1's fsync failed; line 2's succeeds; line 1 stays unacknowledged."""
         flaky = FlakyOs(0)
         use_os(monkeypatch, flaky)
-        counters = Counters()
-        event_file = EventFile(tmp_path, max_file_size=10**6, counters=counters)
+        event_file = EventFile(tmp_path, max_file_size=10**6)
         assert event_file.append([b'{"n":1}\n']) == 1
         first_inode = (tmp_path / CURRENT_NAME).stat().st_ino
         flaky.fsync_error = 1.0
@@ -154,7 +152,8 @@ class TestFsyncErrors:
         assert event_file.sync_through(2) is True
         assert event_file.sync_through(1) is False
         event_file.close()
-        assert (counters.written, counters.failed, counters.rotations) == (1, 1, 1)
+        counts = event_file.counts()
+        assert (counts.written, counts.failed, counts.rotations) == (1, 1, 1)
         [rotated] = [p for p in tmp_path.iterdir() if p.name.startswith("events_")]
         assert rotated.stat().st_ino == first_inode  # the failed file went away at once
         assert rotated.read_bytes() == b'{"n":1}\n'
@@ -166,12 +165,11 @@ class TestFsyncErrors:
         """A file whose last fsync failed is not left as events.jsonl for the next writer."""
         flaky = FlakyOs(0)
         use_os(monkeypatch, flaky)
-        counters = Counters()
-        event_file = EventFile(tmp_path, max_file_size=10**6, counters=counters)
+        event_file = EventFile(tmp_path, max_file_size=10**6)
         event_file.append([b'{"n":1}\n'])
         flaky.fsync_error = 1.0
         event_file.close()
-        assert counters.failed == 1
+        assert event_file.counts().failed == 1
         assert not (tmp_path / CURRENT_NAME).exists()
         [rotated] = [p for p in tmp_path.iterdir() if p.name.startswith("events_")]
         assert rotated.read_bytes() == b'{"n":1}\n'

@@ -26,7 +26,6 @@ import pytest
 from structlog_events import _directory, _file, _layout, _recovery
 from structlog_events._file import EventFile
 from structlog_events._layout import CURRENT_NAME, ROTATED_PATTERN
-from structlog_events._stats import Counters
 
 from .model_fs import NO_FAULTS, FakeFcntl, FakeOs, Faults, ModelDisk, PowerLoss
 
@@ -127,9 +126,7 @@ def workload(rng: random.Random, history: History, *, queued: bool = False) -> N
             event_file = writers[which]
             if event_file is None:
                 try:
-                    event_file = EventFile(
-                        DIRECTORY, max_file_size=max_file_size, counters=Counters()
-                    )
+                    event_file = EventFile(DIRECTORY, max_file_size=max_file_size)
                 except OSError:
                     continue  # an injected fault while opening: try again
                 writers[which] = event_file
@@ -156,7 +153,7 @@ def workload(rng: random.Random, history: History, *, queued: bool = False) -> N
 def queued_workload(rng: random.Random, history: History) -> None:
     """Ten queued writers append a line each to one file in turn (equally busy, so their
     cadences line up), none ever flushing."""
-    writers = [EventFile(DIRECTORY, max_file_size=10**9, counters=Counters()) for _ in range(10)]
+    writers = [EventFile(DIRECTORY, max_file_size=10**9) for _ in range(10)]
     try:
         for turn in range(rng.randint(20, 200)):
             append_queued(writers[turn % len(writers)], [history.new_line(rng)])
@@ -166,7 +163,7 @@ def queued_workload(rng: random.Random, history: History) -> None:
 
 def restart(history: History, rng: random.Random) -> None:
     """Open the directory as a restarted writer does, then append a line and fsync it."""
-    event_file = EventFile(DIRECTORY, max_file_size=1500, counters=Counters())
+    event_file = EventFile(DIRECTORY, max_file_size=1500)
     append_and_sync(event_file, [history.new_line(rng)], history)
     event_file.close()
 
@@ -317,7 +314,7 @@ class TestControlBuilds:
         fsynced_at: dict[int, int] = {}
 
         def own_bytes_due(self: EventFile) -> bool:
-            written = self._counters.bytes
+            written = self.counts().bytes
             if written - fsynced_at.get(id(self), 0) < SMALL_CADENCE["SYNC_EVERY_BYTES"]:
                 return False
             fsynced_at[id(self)] = written
