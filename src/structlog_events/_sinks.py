@@ -430,12 +430,19 @@ class _Pipeline:
                     self._guarded(file.sync_written)
             except BaseException:
                 if not handed:
-                    self._queue.extendleft(reversed(items))
+                    self._give_back(items)
                 else:
                     self._hand_back(items, file.settled_lines - settled_before)
                 raise
             self._last_group = sum(type(waiter) is _SyncLine for waiter in waiters)
             self._complete(waiters, file.lost == 0)
+
+    def _give_back(self, items: list[_Item]) -> None:
+        """Queue taken *items* again, as they were; the last may not have left the queue."""
+        queue = self._queue
+        if items and queue and queue[0] is items[-1]:
+            items = items[:-1]
+        queue.extendleft(reversed(items))
 
     def _hand_back(self, items: list[_Item], settled: int) -> None:
         """Queue an interrupted batch again: the items after its first *settled* lines as
@@ -495,13 +502,18 @@ class _Pipeline:
 
     def _take(self, items: list[_Item], lines: list[bytes], waiters: list[_Done]) -> None:
         """Move queued items into *items*, their lines into *lines* and completions into
-        *waiters*, up to a stop marker, which ends the batch as the last of *waiters*."""
+        *waiters*, up to a stop marker, which ends the batch as the last of *waiters*.
+
+        Each item goes into *items* before it leaves the queue: an interrupt
+        between the two leaves it in both (see ``_give_back``), never in neither.
+        """
         queue = self._queue
         size = 0
         try:
             while queue and len(lines) < BATCH_LINES and size < BATCH_BYTES:
-                item = queue.popleft()
+                item = queue[0]
                 items.append(item)
+                queue.popleft()
                 if type(item) is bytes:
                     lines.append(item)
                     size += len(item)
@@ -560,12 +572,17 @@ class _Pipeline:
 
         Called by the drain when it closes and by every producer that finds the
         queue closed after queueing: ``popleft`` is atomic, so each leftover is
-        settled exactly once, whoever gets it.
+        counted exactly once, whoever gets it.  A completion is set before it
+        leaves the queue (setting is idempotent), so an interrupt never leaves
+        its waiter behind.
         """
         ok = self._closed.ok
         queue = self._queue
         while True:
             try:
+                first = queue[0]
+                if isinstance(first, _Done):
+                    first.set(ok and not isinstance(first, _SyncLine))
                 item = queue.popleft()
             except IndexError:
                 return
