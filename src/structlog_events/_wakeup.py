@@ -22,6 +22,8 @@ class Wakeup:
         self._lock.acquire()
 
     def post(self) -> None:
+        if not self._lock.locked():
+            return  # posted already (the usual case for a producer in a hurry)
         try:
             self._lock.release()
         except RuntimeError as error:  # posted already
