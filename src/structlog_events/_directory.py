@@ -105,6 +105,13 @@ class EventDirectory:
         assert self._lock_fd is not None
         return _FileLock(self._lock_fd)
 
+    def unlock(self) -> None:
+        """Release the ``flock`` if held (a ``with lock()`` an interrupt cut short)."""
+        fd = self._lock_fd
+        if fd is not None:
+            with ignoring_own(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
     def close(self) -> None:
         """Close the lock file; idempotent.  A later ``lock()`` opens it again."""
         fd, self._lock_fd = self._lock_fd, None
@@ -295,7 +302,13 @@ class _FileLock:
         self._fd = fd
 
     def __enter__(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            # Interrupted once it was taken (a ``with`` does not call ``__exit__``
+            # when ``__enter__`` raises), or while waiting: either way, not held.
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            raise
 
     def __exit__(self, *exc_info: object) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)

@@ -212,6 +212,15 @@ class EventFile:
             self._run_rotation_hooks()
         return self._written_seq if self._written_seq > seq_before else 0
 
+    def let_go_of_the_directory(self) -> None:
+        """Release the directory's ``flock`` if this object still holds it.
+
+        For a caller whose append, fsync or close an interrupt cut short: a
+        ``with`` block's exit is Python code an interrupt can land in before it
+        unlocks, and every other writer of the directory would wait.
+        """
+        self._directory.unlock()
+
     def count_lost(self, count: int) -> None:
         """Count *count* lines handed to this file as lost (their write raised unexpectedly)."""
         with self._lock:
@@ -295,6 +304,7 @@ class EventFile:
             try:
                 self._after_rotation(path)
             except Exception as error:  # a hook's failure is not the caller's
+                reraise_if_from_a_signal_handler(error)
                 report(
                     f"after-rotation:{type(error).__name__}",
                     f"after rotation of {path}: {error!r}",

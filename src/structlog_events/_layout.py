@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from ._handlers import reraise_if_from_a_signal_handler
+
 CURRENT_NAME: Final = "events.jsonl"
 LOCK_NAME: Final = ".events.lock"
 ARCHIVE_SUFFIX: Final = ".gz"
@@ -143,7 +145,8 @@ def list_rotated(directory: Path, *, after: str = "") -> Listing:
             continue
         try:
             regular = entry.is_file(follow_symlinks=False)
-        except OSError:
+        except OSError as error:
+            reraise_if_from_a_signal_handler(error)
             continue  # gone since the listing
         if not regular:
             strays.append(Path(entry.path))

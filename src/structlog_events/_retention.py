@@ -26,7 +26,6 @@ compressed.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import gzip
 import os
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from ._directory import fsync_directory
+from ._handlers import ignoring_own, reraise_if_from_a_signal_handler
 from ._layout import (
     ARCHIVE_SUFFIX,
     ROTATED_PATTERN,
@@ -221,7 +221,7 @@ class Retention:
     # -- the thread ------------------------------------------------------------
 
     def _run(self) -> None:
-        with contextlib.suppress(OSError, AttributeError):
+        with ignoring_own(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _WORKER_NICE)
         while True:
             # Stopping is read before the request: a request made after this
@@ -255,7 +255,7 @@ class Retention:
             temp = TEMP_ARCHIVE_PATTERN.match(name)
             if temp is not None and temp.group(1) not in entries:
                 # Orphaned by a crash or by retention: its plain file is gone.
-                with contextlib.suppress(OSError):
+                with ignoring_own(OSError):
                     os.unlink(entry.path)
         compressed = False
         for file in reversed(list_rotated(self.directory).rotated):
@@ -311,7 +311,7 @@ class Retention:
             # The archive is complete and durable under its name: the plain
             # file can go.  Removed under the flock, so a writer that takes the
             # lock next finds it gone (or retention removed it already).
-            with contextlib.suppress(FileNotFoundError):
+            with ignoring_own(FileNotFoundError):
                 os.unlink(source)
             fsync_directory(self.directory)
             return True
@@ -337,7 +337,7 @@ class Retention:
                 shutil.copyfileobj(plain, archive, _COPY_CHUNK)
             os.fsync(temp_fd)
         except BaseException:
-            with contextlib.suppress(OSError):
+            with ignoring_own(OSError):
                 os.unlink(temp)
             raise
         finally:
@@ -389,6 +389,7 @@ class Retention:
             return
 
     def _report_error(self, action: str, error: OSError) -> None:
+        reraise_if_from_a_signal_handler(error)  # retention may run in the caller's thread
         report(
             f"retention:{error.errno}",
             f"cannot {action} in {self.directory}: {error}; the rotated files stay "
@@ -442,7 +443,8 @@ def _has_unfinished_compression(directory: Path) -> bool:
                 or (ROTATED_PATTERN.match(entry.name) and not entry.name.endswith(ARCHIVE_SUFFIX))
                 for entry in entries
             )
-    except OSError:
+    except OSError as error:
+        reraise_if_from_a_signal_handler(error)
         return False  # the writer's own checks report an unusable directory
 
 

@@ -409,8 +409,10 @@ class _Pipeline:
         exception a handler raises.  What it had taken is then settled before
         the exception goes on: the lines the file did not write (it says how
         many it did, see ``EventFile.append``) are queued again as they were,
-        and the completions of those it wrote wait for a later ``fsync`` (see
-        ``_Later``).  Nothing is lost, written twice or acknowledged early.
+        and the completions of those it wrote, set or not yet, wait for a
+        later ``fsync`` (see ``_Later``).  Nothing is lost, written twice or
+        acknowledged early.  The queue is then left to the writer thread (started
+        if need be): callers waiting for lines of the batch are not kept waiting.
         """
         file = self._file
         while self._queue and self._state != _CLOSED:
@@ -428,14 +430,22 @@ class _Pipeline:
                     file.count_lost(len(lines) - (file.settled_lines - settled_before))
                 if file.sync_due() or any(type(w) is not _WrittenLine for w in waiters):
                     self._guarded(file.sync_written)
+                self._last_group = sum(type(waiter) is _SyncLine for waiter in waiters)
+                ok = file.lost == 0
+                for waiter in waiters:
+                    if type(waiter) is _Stop:
+                        self._finish(waiter)
+                    else:
+                        waiter.set(ok)
             except BaseException:
                 if not handed:
                     self._give_back(items)
-                else:
+                else:  # interrupted at any step: the file's count says what it wrote
                     self._hand_back(items, file.settled_lines - settled_before)
+                file.let_go_of_the_directory()  # a ``with`` cut short may have kept it
+                if self._queue:
+                    self._see_to()  # the waiting callers are not left to their next look
                 raise
-            self._last_group = sum(type(waiter) is _SyncLine for waiter in waiters)
-            self._complete(waiters, file.lost == 0)
 
     def _give_back(self, items: list[_Item]) -> None:
         """Queue taken *items* again, as they were; the last may not have left the queue."""
@@ -456,26 +466,6 @@ class _Pipeline:
         covered = [item for item in items[:cut] if isinstance(item, _Done)]
         rest = items[cut:]
         self._queue.extendleft(reversed([_Later(covered), *rest] if covered else rest))
-
-    def _complete(self, waiters: list[_Done], ok: bool) -> None:
-        """Set the completions of a batch written (and fsynced where they ask for it).
-
-        Interrupted halfway, the ones not yet set are queued again, as a
-        ``_Later``: the next drain sets them (a stop marker closes the file).
-        """
-        index = 0
-        try:
-            for index, waiter in enumerate(waiters):  # noqa: B007 (read in the handler)
-                if type(waiter) is _Stop:
-                    self._finish(waiter)
-                else:
-                    waiter.set(ok)
-        except BaseException:
-            rest = waiters[index:]
-            stops = [waiter for waiter in rest if type(waiter) is _Stop and self._state != _CLOSED]
-            others = [waiter for waiter in rest if type(waiter) is not _Stop]
-            self._queue.extendleft(reversed([_Later(others), *stops] if others else stops))
-            raise
 
     def _gather(self) -> None:
         """Give the SYNC callers of the last commit a moment to join the next one.
@@ -555,8 +545,8 @@ class _Pipeline:
         """Close the file after the last line queued before ``close()``; settle the rest.
 
         Interrupted while the file closes, the stop goes back to the queue (see
-        ``_complete``): the file closes again, since it only counts as closed
-        once it is.
+        ``_drain``): the file closes again, since it only counts as closed once
+        it is.
         """
         self._guarded(self._file.close)
         # One step with no call in it: closed, and the outcome settled for every
