@@ -107,9 +107,8 @@ class Interrupt:
 
     @contextlib.contextmanager
     def armed(self) -> Any:
-        # Collected now, not in the run: a writer dropped by an earlier run would
-        # be closed by its finalizer wherever the collector happens to run.
-        gc.collect()
+        # No collection in the run: a writer dropped by an earlier run would be
+        # closed by its finalizer wherever the collector happened to run.
         previous = sys.gettrace()  # coverage's, when it measures: given back after
         gc.disable()
         sys.settrace(self)
