@@ -532,23 +532,46 @@ class EventFile:
         self._report_error(error)
         return self._count_in_flight(done)
 
+    def settle_interrupted_write(self) -> None:
+        """Settle a write an interrupt cut short, if its settling was cut short too.
+
+        Two signals pending together do that: Python runs the second handler
+        at the first point after the first one raised, inside the settling.
+        The caller whose drain was interrupted calls this before it counts
+        what the file wrote.
+        """
+        if self._in_flight is not None:
+            with self._lock, self._directory.lock():
+                self._settle_interrupted_write()
+
     def _settle_interrupted_write(self) -> None:
         """Count what reached the file of a chunk whose write was interrupted (both locks held).
 
-        The file's size says how many of its bytes were written: nobody else
-        writes while the ``flock`` is held.
+        The bytes at the chunk's offset say which of its lines were written:
+        read back, not inferred from the file's size, since another writer may
+        have appended since (a settling cut short and done again later).
         """
         if self._in_flight is None or self._fd is None:
             return
         start, chunk = self._in_flight
         try:
-            written = os.fstat(self._fd).st_size - start
+            size = os.fstat(self._fd).st_size
+            on_disk = os.pread(self._fd, max(0, min(size - start, sum(map(len, chunk)))), start)
         except OSError as error:
             reraise_if_from_a_signal_handler(error)
             self._report_error(error)
             self.lost += len(chunk)  # its fate unknown: never acknowledged, never written again
             self._in_flight = None
             return
+        written = lines = 0
+        for line in chunk:
+            if on_disk[written : written + len(line)] != line:
+                break
+            written += len(line)
+            lines += 1
+        torn = on_disk[written:]
+        if torn and start + len(on_disk) == size and chunk[lines].startswith(torn):
+            written = len(on_disk)  # a torn line of ours ends the file: cut off below
         self._count_in_flight(written)
 
     def _count_in_flight(self, written: int) -> int:

@@ -441,6 +441,7 @@ class _Pipeline:
                 if not handed:
                     self._give_back(items)
                 else:  # interrupted at any step: the file's count says what it wrote
+                    file.settle_interrupted_write()
                     self._hand_back(items, file.settled_lines - settled_before)
                 file.let_go_of_the_directory()  # a ``with`` cut short may have kept it
                 if self._queue:

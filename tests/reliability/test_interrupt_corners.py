@@ -1,8 +1,9 @@
 """Interrupts in the corners ``test_interrupts.py`` does not reach on its own.
 
-The directory's ``flock`` after an interrupted log call, other threads whose lines
-the interrupted write had taken, retention and rotation running in the caller's
-thread.  Each test is bounded in time (``run_with_deadline``).
+The directory's ``flock`` after an interrupted log call, two signals at once (real
+ones, in a child), other threads whose lines the interrupted write had taken,
+retention and rotation running in the caller's thread.  Each test is bounded in time
+(``run_with_deadline``, or a timeout for the child).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pytest
 from structlog_events import EventWriter, WriteMode, _sinks
 from structlog_events._layout import LOCK_NAME
 
-from ..helpers import log
+from ..helpers import log, run_script
 from .test_interrupts import (  # noqa: F401 (the fixture is used by every test here)
     HandlerError,
     Interrupt,
@@ -104,6 +105,116 @@ class TestFlockLeftHeld:
             check,
         )
         assert not held_at, f"another writer of the directory hung; interrupted at {held_at}"
+
+
+TWO_SIGNALS_CHILD = """
+import contextlib, faulthandler
+from structlog_events import WriteMode
+from tests.reliability.test_interrupts import Interrupt, names_in, points_passed
+base, second_kind, scenario = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+faulthandler.dump_traceback_later(100, exit=True)  # a hang ends the child
+
+class First(Exception):  # a timeout built on SIGUSR1, say
+    pass
+class Second(Exception):
+    pass
+where = []
+def first(signum, frame):
+    where.append(f"first in {frame.f_code.co_name}:{frame.f_lineno}")
+    raise First
+def second(signum, frame):
+    where.append(f"second in {frame.f_code.co_name}:{frame.f_lineno}")
+    if second_kind == "ctrl-c":
+        raise KeyboardInterrupt
+    raise Second
+signal.signal(signal.SIGUSR1, first)
+signal.signal(signal.SIGUSR2, second)
+BOTH = {signal.SIGUSR1, signal.SIGUSR2}
+main = threading.get_ident()
+fired = []
+import ctypes
+libc = ctypes.CDLL(None)
+mask = (ctypes.c_ulong * 16)()
+for number in BOTH:
+    mask[(number - 1) // 64] |= 1 << ((number - 1) % 64)
+
+def two_signals_at_once():
+    # Both pending together, unblocked in one C call (libc's, which runs no handler):
+    # CPython runs the first handler at the next point, which raises, and the second
+    # at the point after (it re-arms the check when a handler raises).
+    signal.pthread_sigmask(signal.SIG_BLOCK, BOTH)
+    signal.pthread_kill(main, signal.SIGUSR1)
+    signal.pthread_kill(main, signal.SIGUSR2)
+    fired.append(True)
+    libc.pthread_sigmask(signal.SIG_UNBLOCK, ctypes.byref(mask), None)
+
+def setup(directory):
+    writer = EventWriter(directory, "sim", mode="sync", max_file_size=SIZE)
+    for name in BEFORE:
+        log(writer, name)
+    return writer
+
+if scenario == "plain":
+    SIZE, BEFORE = 10_000_000, ["before"]
+else:  # rotation: the outer event rotates the file
+    SIZE, BEFORE = 700, ["before"]
+
+probe = setup(base / "probe")
+total = points_passed(lambda: log(probe, "outer"))
+probe.close()
+failures = []
+for at in range(1, total + 1):
+    directory = base / f"at-{at}"
+    writer = setup(directory)
+    fired.clear()
+    where.clear()
+    try:
+        with Interrupt(at, two_signals_at_once).armed():
+            log(writer, "outer")
+    except (First, Second, KeyboardInterrupt):
+        pass
+    try:
+        time.sleep(0)  # a point for a signal still pending
+    except (First, Second, KeyboardInterrupt):
+        pass
+    try:
+        log(writer, "after")
+        closed = writer.close(timeout=10)
+        names = []
+        for path in sorted(directory.glob("events*.jsonl")):
+            names += [json.loads(line)["event_type"] for line in path.read_bytes().splitlines()]
+        stats = writer.stats
+        ok = (
+            closed
+            and names in ([*BEFORE, "outer", "after"], [*BEFORE, "after"])
+            and (stats.written, stats.failed) == (len(names), 0)
+        )
+        if not ok:
+            failures.append(f"point {at}: closed={closed} names={names} "
+                            f"written={stats.written} failed={stats.failed} {where}")
+    except BaseException as error:
+        import traceback
+        trace = "".join(traceback.format_exception(error))[-1500:]
+        failures.append(f"point {at}: {error!r} {trace}")
+print(json.dumps({"total": total, "failures": failures}))
+"""
+
+
+class TestTwoSignalsAtOnce:
+    """Two signals pending together (a SIGALRM timeout and Ctrl-C, or any two handlers):
+    CPython runs the first handler; when it raises, it runs the second one at the very next
+    point it checks for signals (``_PyErr_CheckSignalsTstate`` sets ``is_tripped`` again),
+    which is in the ``except`` code that settles the first interrupt
+    (``_settle_interrupted_write``, ``_hand_back``...).  Real signals, real main thread."""
+
+    @pytest.mark.parametrize(("second", "scenario"), [("handler", "plain"), ("ctrl-c", "rotation")])
+    def test_log_call_interrupted_by_two_signals(
+        self, tmp_path: Path, second: str, scenario: str
+    ) -> None:
+        result = run_script(TWO_SIGNALS_CHILD, tmp_path, second, scenario, timeout=300)
+        outcome = json.loads(result.stdout)
+        assert outcome["total"] > 20
+        assert not outcome["failures"], "\n".join(outcome["failures"])
 
 
 def all_names(directory: Path) -> list[str]:
