@@ -33,10 +33,12 @@ Interrupts: a ``KeyboardInterrupt`` or a signal handler's exception can land
 in an append made on the main thread wherever the interpreter runs handlers
 (after any call, the ``write()`` and ``fsync`` included).  The chunk being
 written is recorded before its ``write()``; an exception that escapes the
-append settles it from the file's size, under the ``flock`` still held:
-complete lines are counted written, a torn one is cut, and the rest were not
-written, for the caller to hand over again.  Each count changes in one step
-with no call in it, so an interrupt lands before or after, never halfway.
+append settles it under the ``flock`` still held, from the bytes at its
+offset: complete lines of it are counted written, a torn one at the end is
+cut, and the rest were not written, for the caller to hand over again.  A
+settling cut short by a second interrupt is done again
+(``settle_interrupted_write``).  Each count changes in one step with no call
+in it, so an interrupt lands before or after, never halfway.
 """
 
 from __future__ import annotations
@@ -429,16 +431,11 @@ class EventFile:
     def _leave_current_file(self) -> None:
         """fsync and close the open file: no line is left behind unsynced.
 
-        Interrupted before its fsync finished, the file's lines not yet durable
-        are failed: once it is closed, no fsync can make them durable.
+        Interrupted before its fsync finished, the file stays open: the next
+        append finds it renamed away again and leaves it then, fsync first.
         """
-        try:
-            self._fsync_current_locked()
-        except BaseException:
-            self._fail_unsynced(self._written_seq)
-            raise
-        finally:
-            self._close_fd()
+        self._fsync_current_locked()
+        self._close_fd()
 
     def _close_fd(self) -> None:
         fd, self._fd = self._fd, None

@@ -8,7 +8,8 @@ returns once its own line is durable.  Callers that find a drain under way
 wait for it: the drain takes all their lines into its next commit (group
 commit).  Whoever holds the drain is the only one writing the file.
 
-Signal handlers: Python runs them on the main thread, between two bytecodes,
+Signal handlers: Python runs them on the main thread wherever the interpreter
+checks for them (a function's start, just after any call, a loop's next pass),
 so one can interrupt its own thread in the middle of a drain.  A handler that
 logs then queues its line and returns without waiting (it would wait for
 itself): the interrupted drain writes the line once the handler returns,
@@ -17,8 +18,9 @@ ordinary call.  Everything a caller waits on is signal-safe: the queue is a
 ``deque`` (appends are atomic), wake-ups and completions are bare ``_thread``
 locks released by one side and acquired by the other, and the drain is an
 ``RLock`` that knows its owner, so a handler tells its own thread's drain from
-another's exactly.  A ``KeyboardInterrupt`` in the middle of a drain settles
-what it took (see ``_Pipeline._drain``): nothing is lost or counted twice.
+another's exactly.  A ``KeyboardInterrupt``, or a handler's exception, in the
+middle of a drain settles what it took (see ``_Pipeline._drain``): nothing is
+lost, written twice or counted twice.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ class TestHandlers:
         outcome = run_signalled(tmp_path, mode, "raise")
         assert outcome["raised"] > 50
         assert outcome["caught"] == outcome["raised"]
-        assert outcome["closed"]
+        assert outcome["closed"], outcome
         contents = check_dir(tmp_path, key=src_and_n)
         assert set(contents.keys) <= keys("loop", outcome["loop"])
         # An event is missing only if its call was interrupted (and then counted failed
