@@ -239,7 +239,7 @@ class EventWriter:
         written through a fallback (``stats.fallbacks``); a record that
         cannot be written, or an argument that is not a mapping, is counted
         in ``stats.failed`` and said once on stderr.  Like a log call, it lets
-        through what a signal handler raises while it waits
+        through what a signal handler raises, wherever it lands
         (``KeyboardInterrupt`` included): the event is then written once or
         not at all.
 
