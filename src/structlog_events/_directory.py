@@ -91,19 +91,24 @@ class EventDirectory:
         self._period_ns = (
             None if rotate_every is None else rotate_every // timedelta(microseconds=1) * 1000
         )
+        #: Whether ``period_ended`` can be true: a check per append skips its call.
+        self.rotates_by_time = self._period_ns is not None
         self._begun_period = 0  # the period the file last opened was begun in (rotate_every)
         self._last_rotated_name = ""
         self._lock_fd: int | None = None
+        self._file_lock: _FileLock | None = None  # the ``flock`` of _lock_fd, made once
         self._open_lock_file()
 
     # -- the lock --------------------------------------------------------------
 
     def lock(self) -> _FileLock:
         """The directory's ``flock``, for a ``with`` block; reopens the lock file if needed."""
-        if self._lock_fd is None:
+        file_lock = self._file_lock
+        if file_lock is None:
             self._open_lock_file()
-        assert self._lock_fd is not None
-        return _FileLock(self._lock_fd)
+            file_lock = self._file_lock
+            assert file_lock is not None
+        return file_lock
 
     def unlock(self) -> None:
         """Release the ``flock`` if held (a ``with lock()`` an interrupt cut short)."""
@@ -115,6 +120,7 @@ class EventDirectory:
     def close(self) -> None:
         """Close the lock file; idempotent.  A later ``lock()`` opens it again."""
         fd, self._lock_fd = self._lock_fd, None
+        self._file_lock = None
         if fd is not None:
             with ignoring_own(OSError):
                 os.close(fd)
@@ -128,11 +134,13 @@ class EventDirectory:
         self.close()
 
     def _open_lock_file(self) -> None:
-        self._lock_fd = os.open(
+        fd = os.open(
             self._directory / LOCK_NAME,
             os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK,
             self._file_mode,
         )
+        file_lock = _FileLock(fd)
+        self._lock_fd, self._file_lock = fd, file_lock  # one step: they go together
 
     # -- the live file (lock held) ---------------------------------------------
 

@@ -211,7 +211,8 @@ class EventFile:
                     self._fail(count - index)
                     self._report_error(error)
                     break
-            self._run_rotation_hooks()
+            if self._rotated:
+                self._run_rotation_hooks()
         return self._written_seq if self._written_seq > seq_before else 0
 
     def let_go_of_the_directory(self) -> None:
@@ -240,8 +241,11 @@ class EventFile:
         """
         if self._durable_seq < seq:
             self._sync_now(seq)
-            self._run_rotation_hooks()
-        return not any(low < seq <= high for low, high in self._failed_ranges)
+            if self._rotated:
+                self._run_rotation_hooks()
+        return not self._failed_ranges or not any(
+            low < seq <= high for low, high in self._failed_ranges
+        )
 
     def sync_written(self) -> bool:
         """``sync_through`` the last line written."""
@@ -324,7 +328,8 @@ class EventFile:
         # error the other consumed, and the lock makes the outcome and the
         # bookkeeping one step.
         with self._lock:
-            self._settle_fsync_error(raise_the_programs=False)
+            if self._fsync_error is not None:
+                self._settle_fsync_error(raise_the_programs=False)
             if self._durable_seq >= seq:
                 return  # covered by an fsync that ran while this caller waited
             if self._fd is None:
@@ -367,7 +372,8 @@ class EventFile:
     def _fsync_current_locked(self) -> None:
         """fsync the open file; on failure, fail its lines not yet durable."""
         assert self._fd is not None
-        self._settle_fsync_error(raise_the_programs=False)
+        if self._fsync_error is not None:
+            self._settle_fsync_error(raise_the_programs=False)
         target = self._written_seq
         if self._fsync_failed:
             # An fsync of this file failed before: a later one may report success
@@ -468,7 +474,7 @@ class EventFile:
                 if self._size > 0 and (
                     self._fsync_failed
                     or self._size + len(first) > self.max_file_size
-                    or self._directory.period_ended()
+                    or (self._directory.rotates_by_time and self._directory.period_ended())
                 ):
                     if rotated:
                         return index  # the rotation hooks run first

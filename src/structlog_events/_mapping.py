@@ -142,7 +142,7 @@ class RecordMapper:
             "timestamp": timestamp,
             "event_type": event_type,
             "simulation_id": simulation_id,
-            "verbosity": verbosity.value,
+            "verbosity": verbosity._value_,  # not .value: a property, and a call per event
             "level": level,
             "data": data,
         }

@@ -81,7 +81,10 @@ class _Done:
             return
         self.ok = ok
         self.done = True
-        self.wake()
+        try:
+            self._lock.release()  # wake the waiters (``wake``, inlined: it runs per line)
+        except RuntimeError as error:  # woken twice at once: the first counts
+            reraise_if_from_a_signal_handler(error)
 
     def wake(self) -> None:
         """Wake the waiters of a completion marked ``done`` (they also look every so often)."""
@@ -117,7 +120,10 @@ class _SyncLine(_Done):
     __slots__ = ("line",)
 
     def __init__(self, line: bytes) -> None:
-        super().__init__()
+        self._lock = allocate_lock()  # as in ``_Done``, inlined: one per SYNC call
+        self._lock.acquire()
+        self.done = False
+        self.ok = False
         self.line = line
 
 
@@ -178,6 +184,9 @@ class _Pipeline:
     (a failed write or ``fsync``), both return ``False`` for good, since that
     line is not on disk.
     """
+
+    #: Whether taking lines wakes a producer waiting for room (``QueuedSink``).
+    _posts_room = False
 
     def __init__(self, event_file: EventFile, counters: Counters) -> None:
         self._file = event_file
@@ -300,17 +309,18 @@ class _Pipeline:
         someone will write the item (a thread start another caller was
         interrupted in, a wake-up lost): a wait never depends on one signal.
         """
-        if not done.done:
-            if self._drain_is_mine():
-                return False  # a handler interrupted this thread's own drain
-            me = threading.get_ident()
-            thread = self._thread
-            if thread is not None and thread.ident == me:
-                return False  # the writer thread (a rotation hook) cannot wait for itself
-            if not self._thread_started and self._starter == me:
-                # A handler that interrupted this thread while it started the
-                # writer thread: the start goes on only once the handler returns.
-                self._drain_now()
+        if done.done:
+            return done.ok  # a SYNC caller that drained the queue itself
+        if self._drain_is_mine():
+            return False  # a handler interrupted this thread's own drain
+        me = threading.get_ident()
+        thread = self._thread
+        if thread is not None and thread.ident == me:
+            return False  # the writer thread (a rotation hook) cannot wait for itself
+        if not self._thread_started and self._starter == me:
+            # A handler that interrupted this thread while it started the
+            # writer thread: the start goes on only once the handler returns.
+            self._drain_now()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = HEAL_SECONDS if deadline is None else deadline - time.monotonic()
@@ -367,9 +377,14 @@ class _Pipeline:
         from hanging on a thread stuck in a write.
         """
         while self._queue and self._state != _CLOSED:
-            if self._drain_is_mine() or (self._draining and not wait):
-                return
-            self._holding_drain(self._drain)
+            if self._drain_lock._is_owned() or (self._draining and not wait):  # type: ignore[attr-defined]
+                return  # this thread's own drain (``_drain_is_mine``), or another's
+            with self._drain_lock:  # ``_holding_drain``, inlined: every SYNC call runs it
+                try:
+                    self._draining = True
+                    self._drain()
+                finally:
+                    self._draining = False
 
     def _drain_is_mine(self) -> bool:
         """Whether this thread holds the drain (a signal handler interrupted it)."""
@@ -416,23 +431,31 @@ class _Pipeline:
         acknowledged early.  The queue is then left to the writer thread (started
         if need be): callers waiting for lines of the batch are not kept waiting.
         """
-        file = self._file
-        while self._queue and self._state != _CLOSED:
+        file, queue = self._file, self._queue
+        while queue and self._state != _CLOSED:
             items: list[_Item] = []
             lines: list[bytes] = []
             waiters: list[_Done] = []
             handed = False
             settled_before = file.settled_lines
             try:
-                self._gather()
-                self._take(items, lines, waiters)
+                if self._last_group > 1 and len(queue) < self._last_group:
+                    self._gather()
+                sync_lines, durable_wanted = self._take(items, lines, waiters)
                 handed = True
-                if lines and not self._guarded(file.append, lines):
-                    # A bug in the append: the lines it did not settle are lost, never retried.
-                    file.count_lost(len(lines) - (file.settled_lines - settled_before))
-                if file.sync_due() or any(type(w) is not _WrittenLine for w in waiters):
-                    self._guarded(file.sync_written)
-                self._last_group = sum(type(waiter) is _SyncLine for waiter in waiters)
+                if lines:
+                    try:
+                        file.append(lines)
+                    except Exception as error:
+                        self._report_bug(error)
+                        # The lines the append did not settle are lost, never retried.
+                        file.count_lost(len(lines) - (file.settled_lines - settled_before))
+                if durable_wanted or file.sync_due():
+                    try:
+                        file.sync_written()
+                    except Exception as error:
+                        self._report_bug(error)
+                self._last_group = sync_lines
                 ok = file.lost == 0
                 for waiter in waiters:
                     if type(waiter) is _Stop:
@@ -446,7 +469,7 @@ class _Pipeline:
                     file.settle_interrupted_write()
                     self._hand_back(items, file.settled_lines - settled_before)
                 file.let_go_of_the_directory()  # a ``with`` cut short may have kept it
-                if self._queue:
+                if queue:
                     self._see_to()  # the waiting callers are not left to their next look
                 raise
 
@@ -476,12 +499,11 @@ class _Pipeline:
         The callers a commit covered all return at once and log again; the
         drain would otherwise commit the first one back alone while the rest
         wait out its ``fsync``.  So it waits, a fraction of one ``fsync`` at
-        most, until as many lines are queued as the last commit had.  A lone
-        caller never waits.
+        most, until as many lines are queued as the last commit had.  The
+        drain calls it only when fewer are queued than the last commit had, and
+        that had more than one: a lone caller never waits.
         """
         group = self._last_group
-        if group < 2 or len(self._queue) >= group:
-            return
         self._gathering = True
         try:
             deadline = time.monotonic() + GATHER_SECONDS
@@ -493,56 +515,68 @@ class _Pipeline:
         finally:
             self._gathering = False
 
-    def _take(self, items: list[_Item], lines: list[bytes], waiters: list[_Done]) -> None:
+    def _take(
+        self, items: list[_Item], lines: list[bytes], waiters: list[_Done]
+    ) -> tuple[int, bool]:
         """Move queued items into *items*, their lines into *lines* and completions into
         *waiters*, up to a stop marker, which ends the batch as the last of *waiters*.
 
         Each item goes into *items* before it leaves the queue: an interrupt
         between the two leaves it in both (see ``_give_back``), never in neither.
+
+        Returns:
+            The SYNC callers' lines taken, and whether a completion taken wants
+            an ``fsync`` (all but a ``_WrittenLine``'s).
         """
         queue = self._queue
-        size = 0
+        size = sync_lines = 0
+        durable_wanted = False
         try:
             while queue and len(lines) < BATCH_LINES and size < BATCH_BYTES:
                 item = queue[0]
                 items.append(item)
                 queue.popleft()
-                if type(item) is bytes:
-                    lines.append(item)
-                    size += len(item)
+                kind = type(item)
+                if kind is bytes:
+                    lines.append(item)  # type: ignore[arg-type]
+                    size += len(item)  # type: ignore[arg-type]
                     continue
                 assert isinstance(item, _Done)
                 waiters.append(item)
-                if isinstance(item, _SyncLine):
-                    lines.append(item.line)
-                    size += len(item.line)
-                elif type(item) is _Stop:
-                    return
+                if kind is _SyncLine:
+                    sync_lines += 1
+                    durable_wanted = True
+                elif kind is not _WrittenLine:
+                    durable_wanted = True
+                    if kind is _Stop:
+                        break
+                    continue
+                line = item.line  # type: ignore[attr-defined]
+                lines.append(line)
+                size += len(line)
         finally:
-            self._room.post()
+            if self._posts_room:
+                self._room.post()
+        return sync_lines, durable_wanted
 
-    def _guarded(self, step: Callable[..., object], *args: object) -> bool:
-        """Call *step* (a method of the file); what it raises is reported, never raised.
+    def _report_bug(self, error: Exception) -> None:
+        """Report what a step of the file raised, other than its I/O errors (it counts
+        those): a bug, or ``MemoryError``.  It must not kill the writer thread or reach
+        a log call; unless a signal handler raised it: then it is the program's own, and
+        goes on to it (``_drain`` settles the batch first)."""
+        reraise_if_from_a_signal_handler(error)
+        report(
+            f"writer-error:{type(error).__name__}",
+            f"error while writing events, carrying on: {error!r}",
+            every=10.0,
+        )
 
-        The file turns I/O errors into counts itself; anything else is a bug
-        (or ``MemoryError``) and must not kill the writer thread or reach a log
-        call.  Unless a signal handler raised it: then it is the program's own,
-        and goes on to it (``_drain`` settles the batch first).
-
-        Returns:
-            Whether *step* returned.
-        """
+    def _guarded(self, step: Callable[[], object]) -> None:
+        """Call *step* (a method of the file); what it raises is reported (``_report_bug``)."""
         try:
-            step(*args)
+            step()
         except Exception as error:
-            reraise_if_from_a_signal_handler(error)
-            report(
-                f"writer-error:{type(error).__name__}",
-                f"error while writing events, carrying on: {error!r}",
-                every=10.0,
-            )
-            return False
-        return True
+            self._report_bug(error)
 
     def _finish(self, stop: _Stop) -> None:
         """Close the file after the last line queued before ``close()``; settle the rest.
@@ -632,6 +666,8 @@ class QueuedSink(_Pipeline):
     yields the GIL (``time.sleep(0)``) before queueing, so busy producers
     cannot starve the writer thread into dropping events the disk could take.
     """
+
+    _posts_room = True  # producers may wait for room in a full queue (overflow="block")
 
     def __init__(
         self,

@@ -251,21 +251,27 @@ class EventWriter:
                 ``verbosity`` key or ``event_verbosity`` names its type, and
                 the event's ``level`` unless the record has one.
         """
-        line = None
         try:
             verbosity = self._mapper.verbosity_of(method_name, event_dict)
-            if verbosity in self._kept:
-                record, fallback = self._mapper.to_record(method_name, event_dict, verbosity)
-                line = self._line_of(record, fallback)
+            if verbosity not in self._kept:
+                return
+            record, fallback = self._mapper.to_record(method_name, event_dict, verbosity)
         except Exception as error:
             reraise_if_from_a_signal_handler(error)
             self._counters.add(failed=1)
             self._chain.not_written(event_dict, error)
             return
-        if line is not None:
-            # Outside the try: the sink never raises, so what comes out of it is
-            # a signal handler's, raised while the call waited, and the program's.
-            self._sink.submit(line)
+        try:
+            line, encoded_with_fallback = self._encode(record)
+        except Exception as error:
+            reraise_if_from_a_signal_handler(error)
+            self._not_encodable(error)
+            return
+        if fallback or encoded_with_fallback:
+            self._counters.add(fallbacks=1)
+        # Outside the try: the sink never raises, so what comes out of it is
+        # a signal handler's, raised while the call waited, and the program's.
+        self._sink.submit(line)
 
     def __call__(
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
@@ -329,18 +335,6 @@ class EventWriter:
             ValueError: *verbosity* names no level.
         """
         return VerbosityLevel.parse(verbosity) in self._kept
-
-    def _line_of(self, record: dict[str, Any], fallback: bool) -> bytes | None:
-        """Return the event's line; ``None`` (counted failed, reported) if it cannot be encoded."""
-        try:
-            line, encoded_with_fallback = self._encode(record)
-        except Exception as error:
-            reraise_if_from_a_signal_handler(error)
-            self._not_encodable(error)
-            return None
-        if fallback or encoded_with_fallback:
-            self._counters.add(fallbacks=1)
-        return line
 
     def _not_encodable(self, error: Exception) -> None:
         self._counters.add(failed=1)

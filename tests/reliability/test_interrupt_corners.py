@@ -373,10 +373,9 @@ def with_waiting_threads(directory: Path, threads: list[threading.Thread]) -> Ev
 
 class TestOtherThreadsWaitingOnAnInterruptedDrain:
     """Three threads' SYNC lines wait in the queue; the main thread's log call drains them
-    with its own (one write, one fsync) and is interrupted after the fsync, between the
-    ``try`` of ``_Pipeline._drain`` and the ``try`` of ``_complete`` (``self._last_group =
-    sum(...)``, the generator, ``_complete``'s start).  Nothing settles the batch there: the
-    other threads' completions are never set, and their log calls never return."""
+    with its own (one write, one fsync) and is interrupted just after the fsync returns,
+    before the completions are set.  Unless the drain settles the batch there, the other
+    threads' completions are never set, and their log calls never return."""
 
     @pytest.mark.parametrize("raiser", [handler_raises, ctrl_c], ids=["handler", "ctrl-c"])
     def test_threads_waiting_on_the_main_threads_drain_return(
@@ -386,13 +385,13 @@ class TestOtherThreadsWaitingOnAnInterruptedDrain:
         probe = with_waiting_threads(tmp_path / "probe", threads)
         where = located_points(lambda: log(probe, "outer"))
         probe.close()
-        # The line between the two: ``self._last_group = sum(...)``.
+        # The line of the fsync: an interrupt there lands just after it returns.
         source = inspect.getsource(_sinks._Pipeline._drain).splitlines()
         first_line = _sinks._Pipeline._drain.__code__.co_firstlineno
-        last_group = first_line + next(
-            n for n, text in enumerate(source) if "self._last_group = sum(" in text
+        after_fsync = first_line + next(
+            n for n, text in enumerate(source) if "file.sync_written()" in text
         )
-        between = [at for at, point in enumerate(where, start=1) if point[1] == last_group]
+        between = [at for at, point in enumerate(where, start=1) if point[1] == after_fsync]
         assert between, where
         hung: list[str] = []
         for at in between:
