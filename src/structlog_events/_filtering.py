@@ -9,6 +9,9 @@ level the writer drops only checks for those two ways out before returning.
 Every method structlog's own class has is filtered so: the sync ones
 (``debug`` ... ``exception``), their async twins (``adebug`` ... ``aexception``)
 and ``log(level, ...)`` / ``alog(level, ...)``.
+
+A sync call that goes on takes the direct way of ``_direct`` to the writer
+that ends the chain, when one does.
 """
 
 from __future__ import annotations
@@ -50,6 +53,16 @@ def make_filtering_bound_logger(writer: EventWriter) -> type[FilteringBoundLogge
     ``log(level, ...)`` / ``alog(level, ...)`` decide in the same way, as
     structlog's own filtering class builds them.  The writer's verbosity is
     read once, here: build the class again after changing writers.
+
+    A kept call of a sync method (``debug`` ... ``critical``, ``msg``,
+    ``exception``, ``log(level, ...)``) whose bound logger's chain ends with
+    an ``EventWriter`` goes straight to that writer: the context is merged
+    and the processors before the writer run as structlog runs them, but
+    structlog does not raise and catch ``DropEvent`` for every call.  What
+    is written, and what the call returns or raises, is what structlog's own
+    path gives.  Calls with positional arguments (``log.info("x %s", 1)``),
+    the async methods, a chain that ends otherwise (``passthrough=True``
+    before a renderer) and subclasses of the class take structlog's path.
 
     Args:
         writer: the writer whose verbosity and ``event_verbosity`` decide.
