@@ -104,15 +104,26 @@ class TestFilteringBoundLogger:
             getattr(log, method)(method)  # the event is named after the method called
         assert {entry.split(":")[1] for entry in seen} == reaching
 
-    def test_kept_methods_are_untouched_when_nothing_is_dropped(
-        self, make_writer: MakeWriter
+    @pytest.mark.parametrize(("verbosity", "looked_at"), [("DETAIL", False), ("ACTION", True)])
+    def test_nothing_is_checked_at_the_call_when_nothing_is_dropped(
+        self, verbosity: str, looked_at: bool, make_writer: MakeWriter
     ) -> None:
-        """At DETAIL the class is structlog's own: no wrapper on any call."""
-        writer = make_writer(verbosity="DETAIL")
-        cls = make_filtering_bound_logger(writer)
-        base = structlog.make_filtering_bound_logger("debug")
+        """At DETAIL no method looks at a call's verbosity= key: the writer alone decides."""
+        hashed: list[str] = []
+
+        class Watched(str):
+            __slots__ = ()
+
+            def __hash__(self) -> int:
+                hashed.append(str(self))
+                return str.__hash__(self)
+
+        writer = make_writer(verbosity=verbosity)
+        log = _logger(writer, [])
         for name in ("debug", "info", "msg", "warning", "error", "critical", "exception"):
-            assert getattr(cls, name) is getattr(base, name)
+            getattr(log, name)(name, verbosity=Watched("MILESTONE"))
+        log.log(logging.INFO, "log", verbosity=Watched("MILESTONE"))
+        assert bool(hashed) is looked_at
 
     def test_non_string_event_goes_through(self, tmp_path: Path) -> None:
         """An unhashable event never raises in the fast path: the writer decides."""

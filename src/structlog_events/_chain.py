@@ -18,6 +18,7 @@ is said once on stderr:
 
 from __future__ import annotations
 
+import enum
 import threading
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, TypeAlias
@@ -27,6 +28,16 @@ import structlog
 from ._report import report
 
 Record: TypeAlias = MutableMapping[str, Any]
+
+
+class Ended(enum.Enum):
+    """What the writer answers where, as a processor, it raises ``DropEvent``: the call ends here.
+
+    For the package's own callers (the bound logger that hands a record
+    straight to the writer), which need no exception to learn it.
+    """
+
+    ENDED = "ENDED"
 
 
 class ChainEnd:

@@ -9,6 +9,9 @@ level the writer drops only checks for those two ways out before returning.
 Every method structlog's own class has is filtered so: the sync ones
 (``debug`` ... ``exception``), their async twins (``adebug`` ... ``aexception``)
 and ``log(level, ...)`` / ``alog(level, ...)``.
+
+A sync call that goes on takes the direct way of ``_direct`` to the writer
+that ends the chain, when one does.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 from structlog.typing import FilteringBoundLogger
 
+from ._direct import Core, direct_core
 from ._verbosity import METHOD_VERBOSITY, VerbosityLevel
 
 if TYPE_CHECKING:
@@ -50,10 +54,21 @@ def make_filtering_bound_logger(writer: EventWriter) -> type[FilteringBoundLogge
     structlog's own filtering class builds them.  The writer's verbosity is
     read once, here: build the class again after changing writers.
 
+    A kept call of a sync method (``debug`` ... ``critical``, ``msg``,
+    ``exception``, ``log(level, ...)``) whose bound logger's chain ends with
+    an ``EventWriter`` goes straight to that writer: the context is merged
+    and the processors before the writer run as structlog runs them, but
+    structlog does not raise and catch ``DropEvent`` for every call.  What
+    is written, and what the call returns or raises, is what structlog's own
+    path gives.  Calls with positional arguments (``log.info("x %s", 1)``),
+    the async methods, a chain that ends otherwise (``passthrough=True``
+    before a renderer) and subclasses of the class take structlog's path.
+
     Args:
         writer: the writer whose verbosity and ``event_verbosity`` decide.
     """
     base: type[Any] = structlog.make_filtering_bound_logger(logging.DEBUG)
+    cls: type[Any] = type(f"EventFilteringBoundLogger{writer.verbosity.value.title()}", (base,), {})
     may_be_kept = frozenset(
         name for name, level in writer.event_verbosity.items() if writer.keeps(level)
     )
@@ -67,12 +82,15 @@ def make_filtering_bound_logger(writer: EventWriter) -> type[FilteringBoundLogge
         if not writer.keeps(level)
         for spelling in (level.value, level.value.lower(), level.value.title())
     )
+    cores = _direct_cores(cls, base)
     overrides: dict[str, Callable[..., Any]] = {}
     checks: dict[int, Callable[..., Any]] = {}  # by stdlib level, for log() and alog()
     for method, level in METHOD_VERBOSITY.items():
         if not hasattr(base, method):
             continue
-        gate: Callable[[Callable[..., Any]], Callable[..., Any]]
+        structlog_method = getattr(base, method)
+        core = cores.get(method)
+        gate: Callable[[Core], Callable[..., Any]]
         if not writer.keeps(level):
             gate = functools.partial(
                 _dropping_method, may_be_kept=may_be_kept, dropped_names=dropped_names
@@ -80,19 +98,26 @@ def make_filtering_bound_logger(writer: EventWriter) -> type[FilteringBoundLogge
         elif dropped_names:
             gate = functools.partial(_keeping_method, dropped_names=dropped_names)
         else:
-            continue  # kept whatever the call says: structlog's own methods stay
-        overrides[method] = gate(getattr(base, method))
+            if core is not None:  # kept whatever the call says: only the direct way
+                overrides[method] = _method(core, structlog_method)
+            continue
+        overrides[method] = _named(
+            gate(core if core is not None else _calling(structlog_method)),
+            structlog_method.__name__,
+        )
         # The same decision, made by the sync method's own code: a check
         # returns None for a dropped call and _GOES_ON for one that goes on.
         check = gate(_goes_on)
         overrides[f"a{method}"] = _checked_coroutine(getattr(base, f"a{method}"), check)
         if method in _STDLIB_LEVELS:
             checks[_STDLIB_LEVELS[method]] = check
+    log = _direct_log(base.log, {_STDLIB_LEVELS[n]: cores[n] for n in _STDLIB_LEVELS if n in cores})
+    overrides["log"] = _checked_log(log, checks) if checks else log
     if checks:
-        overrides["log"] = _checked_log(base.log, checks)
         overrides["alog"] = _checked_alog(base.alog, checks)
-    name = f"EventFilteringBoundLogger{writer.verbosity.value.title()}"
-    return type(name, (base,), overrides)
+    for attribute, value in overrides.items():
+        setattr(cls, attribute, value)
+    return cls
 
 
 #: The method ``log(level, ...)`` calls for each level, as in structlog.
@@ -104,12 +129,73 @@ _STDLIB_LEVELS: Final = {
     "critical": logging.CRITICAL,
 }
 
+
+def _direct_cores(cls: type[Any], base: type[Any]) -> dict[str, Core]:
+    """The body of each level method of *cls* (see ``_direct``), by method name.
+
+    structlog's aliases (``msg``, ``warn``, ``fatal``) are the very function of
+    their level's method and pass its name to the processors: they share its
+    body here.  A method that structlog does not name after its level is left
+    to structlog.
+    """
+    cores: dict[str, Core] = {}
+    for level_name in _STDLIB_LEVELS:
+        structlog_method: Callable[..., Any] | None = getattr(base, level_name, None)
+        if structlog_method is None or structlog_method.__name__ != level_name:
+            continue
+        core = direct_core(cls, level_name, structlog_method)
+        for method in METHOD_VERBOSITY:
+            if getattr(base, method, None) is structlog_method:
+                cores[method] = core
+    return cores
+
+
 #: What a check returns for a call that goes on to the processors.
 _GOES_ON: Final = object()
 
 
-def _goes_on(self: Any, event: Any = None, *args: Any, **kw: Any) -> object:
+def _goes_on(self: Any, event: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> object:
     return _GOES_ON
+
+
+def _calling(method: Callable[..., Any]) -> Core:
+    """The body of a method that is structlog's *method* (``exception``, which calls ``error``)."""
+
+    def call(self: Any, event: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+        return method(self, event, *args, **kw)
+
+    return call
+
+
+def _method(core: Core, structlog_method: Callable[..., Any]) -> Callable[..., Any]:
+    """A level method with *core* as its body and the signature of *structlog_method*."""
+
+    def method(self: Any, event: Any, *args: Any, **kw: Any) -> Any:
+        return core(self, event, args, kw)
+
+    # structlog's names: a call without its event fails with structlog's message.
+    method.__name__ = structlog_method.__name__
+    method.__qualname__ = structlog_method.__qualname__
+    return method
+
+
+def _named(method: Callable[..., Any], name: str) -> Callable[..., Any]:
+    method.__name__ = name
+    return method
+
+
+def _direct_log(method: Callable[..., Any], cores: dict[int, Core]) -> Callable[..., Any]:
+    """``log(level, event, ...)`` by the body of the level's method; other levels as structlog."""
+
+    def log(self: Any, level: Any, event: Any, *args: Any, **kw: Any) -> Any:
+        core = cores.get(level) if type(level) is int else None
+        if core is None:  # NOTSET, a level of one's own, or not an int: structlog decides
+            return method(self, level, event, *args, **kw)
+        return core(self, event, args, kw)
+
+    log.__name__ = method.__name__
+    log.__qualname__ = method.__qualname__
+    return log
 
 
 def _checked_coroutine(method: Callable[..., Any], check: Callable[..., Any]) -> Callable[..., Any]:
@@ -160,34 +246,30 @@ def _drops(
 
 
 def _dropping_method(
-    method: Callable[..., Any], *, may_be_kept: frozenset[str], dropped_names: frozenset[str]
+    core: Core, *, may_be_kept: frozenset[str], dropped_names: frozenset[str]
 ) -> Callable[..., Any]:
-    """Wrap a method whose level the writer drops: return at once unless the call may be kept."""
+    """A method whose level the writer drops: return at once unless the call may be kept."""
 
     def dropping(self: Any, event: Any = None, *args: Any, **kw: Any) -> Any:
         if "verbosity" in kw:
             if _names_one_of(kw["verbosity"], dropped_names):
                 return None
-            return method(self, event, *args, **kw)
+            return core(self, event, args, kw)
         if may_be_kept and (type(event) is not str or event in may_be_kept):
-            return method(self, event, *args, **kw)
+            return core(self, event, args, kw)
         return None
 
-    dropping.__name__ = method.__name__
     return dropping
 
 
-def _keeping_method(
-    method: Callable[..., Any], *, dropped_names: frozenset[str]
-) -> Callable[..., Any]:
-    """Wrap a method whose level the writer keeps: drop a call whose verbosity= it drops."""
+def _keeping_method(core: Core, *, dropped_names: frozenset[str]) -> Callable[..., Any]:
+    """A method whose level the writer keeps: drop a call whose verbosity= it drops."""
 
     def keeping(self: Any, event: Any = None, *args: Any, **kw: Any) -> Any:
         if "verbosity" in kw and _names_one_of(kw["verbosity"], dropped_names):
             return None
-        return method(self, event, *args, **kw)
+        return core(self, event, args, kw)
 
-    keeping.__name__ = method.__name__
     return keeping
 
 

@@ -16,7 +16,7 @@ from structlog.typing import ProcessorReturnValue
 
 from . import _lifecycle
 from . import _options as options
-from ._chain import ChainEnd
+from ._chain import ChainEnd, Ended
 from ._directory import fsync_directory
 from ._encode import encode_record
 from ._file import EventFile
@@ -287,6 +287,21 @@ class EventWriter:
             structlog.DropEvent: otherwise; it is how a terminal processor tells
                 structlog that the record is handled.
         """
+        handed_on = self._as_processor(method_name, event_dict)
+        if handed_on is Ended.ENDED:
+            raise DropEvent
+        return handed_on
+
+    def _as_processor(
+        self, method_name: str, event_dict: MutableMapping[str, Any]
+    ) -> ProcessorReturnValue | Ended:
+        """What ``__call__`` does, with ``Ended.ENDED`` where it raises ``DropEvent``.
+
+        The one place that decides how the writer ends its part of a call:
+        ``__call__`` is built on it, and the bound logger of
+        ``make_filtering_bound_logger`` calls it when the writer ends its
+        chain, so that no exception is raised and caught for every record.
+        """
         self.write(event_dict, method_name=method_name)
         # A dict first: the isinstance() of an ABC costs more than the rest of the check.
         if type(event_dict) is not dict and not isinstance(event_dict, MutableMapping):
@@ -295,7 +310,7 @@ class EventWriter:
             return self._chain.hand_on(event_dict)
         if self._chain.unchecked:
             self._chain.check_configured_chain()
-        raise DropEvent  # raised here: a frame less to unwind than from a helper
+        return Ended.ENDED
 
     def emit(self, event: Event) -> None:
         """Write a ready-made event, if the writer's verbosity keeps it.
