@@ -17,6 +17,7 @@ CHILDREN = 20
 CHILD_EVENTS = 300
 
 FORKING_PARENT = """
+import faulthandler
 directory, mode = sys.argv[1], sys.argv[2]
 writer = EventWriter(directory, "sim", mode=mode, max_file_size=32_000, overflow="block")
 stop = threading.Event()
@@ -38,6 +39,8 @@ for c in range(20):
     pid = os.fork()
     if pid == 0:
         status = 3
+        # A child still running after 90 s says where it is stuck (on stderr).
+        faulthandler.dump_traceback_later(90, exit=False)
         try:
             for n in range(300):
                 log(writer, src=f"child{c}", n=n)
@@ -71,8 +74,9 @@ class TestFork:
     @pytest.mark.parametrize("mode", ["sync", "async"])
     def test_forked_children_write_their_own_events_once(self, tmp_path: Path, mode: str) -> None:
         """20 of 20 forked children log and close; no parent event is written twice."""
-        outcome = json.loads(run_script(FORKING_PARENT, tmp_path, mode, timeout=240).stdout)
-        assert outcome["statuses"] == {str(c): 0 for c in range(CHILDREN)}
+        result = run_script(FORKING_PARENT, tmp_path, mode, timeout=240)
+        outcome = json.loads(result.stdout)
+        assert outcome["statuses"] == {str(c): 0 for c in range(CHILDREN)}, result.stderr[-6000:]
         expected = keys("parent", outcome["parent"]).union(
             *(keys(f"child{c}", CHILD_EVENTS) for c in range(CHILDREN))
         )

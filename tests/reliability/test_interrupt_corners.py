@@ -27,18 +27,18 @@ from structlog_events import EventWriter, WriteMode, _sinks
 from structlog_events._layout import LOCK_NAME
 
 from ..helpers import log, run_script
-from .test_interrupts import (  # noqa: F401 (the fixture is used by every test here)
+from .test_interrupts import (
     HandlerError,
     Interrupt,
-    _as_on_the_main_thread,
     ctrl_c,
     every_point,
     fresh,
     handler_raises,
-    names_in,
-    points_passed,
     run_with_deadline,
 )
+
+#: Each run goes in a thread of its own, treated as the main thread (see the fixture).
+pytestmark = pytest.mark.usefixtures("as_on_the_main_thread")
 
 
 def flock_is_free(directory: Path) -> bool:

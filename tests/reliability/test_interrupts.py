@@ -37,9 +37,12 @@ import orjson
 import pytest
 
 import structlog_events
-from structlog_events import EventWriter, WriteMode, _handlers, _sinks
+from structlog_events import EventWriter, WriteMode, _sinks
 
 from ..helpers import log
+
+#: Each run goes in a thread of its own, treated as the main thread (see the fixture).
+pytestmark = pytest.mark.usefixtures("as_on_the_main_thread")
 
 PACKAGE = str(Path(structlog_events.__file__).parent)
 
@@ -162,15 +165,6 @@ def points_passed(operation: Callable[[], object]) -> int:
     with counter.armed():
         operation()
     return counter.points
-
-
-@pytest.fixture(autouse=True)
-def _as_on_the_main_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each run goes in a thread of its own (so a hang can be caught), treated as the main
-    thread: the one where Python runs signal handlers and raises KeyboardInterrupt.  (What
-    the trace function raises, the writer tells from its own errors as it does what a
-    real handler raises: both are called with the frame they interrupted.)"""
-    monkeypatch.setattr(_handlers, "on_the_main_thread", lambda: True)
 
 
 def every_point(
