@@ -1,6 +1,6 @@
 """``python -m benchmarks``: run the suite, write the results, draw the docs.
 
-The recorded run (about 6 minutes on 2 cores)::
+The recorded run (6 to 18 minutes on 2 cores, by the machine)::
 
     uv run --group bench python -m benchmarks
 
