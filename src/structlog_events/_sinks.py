@@ -536,24 +536,22 @@ class _Pipeline:
                 item = queue[0]
                 items.append(item)
                 queue.popleft()
-                kind = type(item)
-                if kind is bytes:
-                    lines.append(item)  # type: ignore[arg-type]
-                    size += len(item)  # type: ignore[arg-type]
+                if type(item) is bytes:
+                    lines.append(item)
+                    size += len(item)
                     continue
                 assert isinstance(item, _Done)
                 waiters.append(item)
-                if kind is _SyncLine:
-                    sync_lines += 1
-                    durable_wanted = True
-                elif kind is not _WrittenLine:
-                    durable_wanted = True
-                    if kind is _Stop:
-                        break
+                if isinstance(item, _SyncLine):  # a SYNC caller's, or a ``_WrittenLine``
+                    lines.append(item.line)
+                    size += len(item.line)
+                    if type(item) is _SyncLine:
+                        sync_lines += 1
+                        durable_wanted = True
                     continue
-                line = item.line  # type: ignore[attr-defined]
-                lines.append(line)
-                size += len(line)
+                durable_wanted = True  # a flush, a close, or lines written by an interrupted drain
+                if type(item) is _Stop:
+                    break
         finally:
             if self._posts_room:
                 self._room.post()
