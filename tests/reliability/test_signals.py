@@ -36,7 +36,7 @@ def handler(signum, frame):
         log(writer, src="handler", n=n)
         handled.append(n)
     elif action == "raise":
-        if frame is not None and frame.f_code.co_name == "<module>":
+        if not armed or (frame is not None and frame.f_code.co_name == "<module>"):
             return  # only into the loop's calls, never where the program catches it
         raised += 1
         raise Timeout
@@ -51,9 +51,11 @@ def logging_loop(deadline):
 loop_numbers = itertools.count()
 n = 0
 caught = 0
+armed = False  # the handler raises only while the loop runs (not into signal.signal())
 signal.signal(signal.SIGUSR1, handler)
 os.write(1, b"ready\\n")
 deadline = time.monotonic() + seconds
+armed = True
 while True:
     try:
         logging_loop(deadline)
@@ -62,6 +64,7 @@ while True:
         while error is not None:  # one raised while Python handled another holds it
             caught += isinstance(error, Timeout)
             error = error.__context__
+armed = False
 signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 closed = writer.close()
 print(json.dumps({
