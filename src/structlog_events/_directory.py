@@ -91,12 +91,9 @@ class EventDirectory:
         self._period_ns = (
             None if rotate_every is None else rotate_every // timedelta(microseconds=1) * 1000
         )
-        #: Whether ``period_ended`` can be true: a check per append skips its call.
-        self.rotates_by_time = self._period_ns is not None
         self._begun_period = 0  # the period the file last opened was begun in (rotate_every)
         self._last_rotated_name = ""
-        self._lock_fd: int | None = None
-        self._file_lock: _FileLock | None = None  # the ``flock`` of _lock_fd, made once
+        self._file_lock: _FileLock | None = None  # the lock file, open; made once per open
         self._open_lock_file()
 
     # -- the lock --------------------------------------------------------------
@@ -105,25 +102,22 @@ class EventDirectory:
         """The directory's ``flock``, for a ``with`` block; reopens the lock file if needed."""
         file_lock = self._file_lock
         if file_lock is None:
-            self._open_lock_file()
-            file_lock = self._file_lock
-            assert file_lock is not None
+            file_lock = self._open_lock_file()
         return file_lock
 
     def unlock(self) -> None:
         """Release the ``flock`` if held (a ``with lock()`` an interrupt cut short)."""
-        fd = self._lock_fd
-        if fd is not None:
+        file_lock = self._file_lock
+        if file_lock is not None:
             with ignoring_own(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                fcntl.flock(file_lock.fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         """Close the lock file; idempotent.  A later ``lock()`` opens it again."""
-        fd, self._lock_fd = self._lock_fd, None
-        self._file_lock = None
-        if fd is not None:
+        file_lock, self._file_lock = self._file_lock, None
+        if file_lock is not None:
             with ignoring_own(OSError):
-                os.close(fd)
+                os.close(file_lock.fd)
 
     def after_fork_in_child(self) -> None:
         """Close the child's copy of the lock file: a ``flock`` is shared with the parent.
@@ -133,14 +127,15 @@ class EventDirectory:
         """
         self.close()
 
-    def _open_lock_file(self) -> None:
-        fd = os.open(
-            self._directory / LOCK_NAME,
-            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK,
-            self._file_mode,
+    def _open_lock_file(self) -> _FileLock:
+        self._file_lock = _FileLock(
+            os.open(
+                self._directory / LOCK_NAME,
+                os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK,
+                self._file_mode,
+            )
         )
-        file_lock = _FileLock(fd)
-        self._lock_fd, self._file_lock = fd, file_lock  # one step: they go together
+        return self._file_lock
 
     # -- the live file (lock held) ---------------------------------------------
 
@@ -252,17 +247,18 @@ class EventDirectory:
         ``rotate_every``) counts as begun now.
         """
         assert self._period_ns is not None
-        assert self._lock_fd is not None
+        assert self._file_lock is not None
+        lock_fd = self._file_lock.fd
         now = time.time_ns()
         if not created:
             with ignoring_own(OSError, ValueError):
-                dev, ino, begun = map(int, os.pread(self._lock_fd, 128, 0).split())
+                dev, ino, begun = map(int, os.pread(lock_fd, 128, 0).split())
                 if (dev, ino) == identity:
                     return begun // self._period_ns
         if created:
             with ignoring_own(OSError):  # a file without a record is begun now
-                os.ftruncate(self._lock_fd, 0)
-                os.pwrite(self._lock_fd, b"%d %d %d\n" % (*identity, now), 0)
+                os.ftruncate(lock_fd, 0)
+                os.pwrite(lock_fd, b"%d %d %d\n" % (*identity, now), 0)
         return now // self._period_ns
 
     def _open_fd(self, *, create: bool) -> tuple[int, bool]:
@@ -302,21 +298,25 @@ def _safe_file_status(fd: int, path: Path) -> os.stat_result:
 
 
 class _FileLock:
-    """``flock(LOCK_EX)`` for the duration of a ``with`` block."""
+    """The open lock file: ``flock(LOCK_EX)`` for the duration of a ``with`` block.
 
-    __slots__ = ("_fd",)
+    Attributes:
+        fd: the lock file's descriptor (it also holds the ``rotate_every`` record).
+    """
+
+    __slots__ = ("fd",)
 
     def __init__(self, fd: int) -> None:
-        self._fd = fd
+        self.fd = fd
 
     def __enter__(self) -> None:
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
         except BaseException:
             # Interrupted once it was taken (a ``with`` does not call ``__exit__``
             # when ``__enter__`` raises), or while waiting: either way, not held.
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
             raise
 
     def __exit__(self, *exc_info: object) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        fcntl.flock(self.fd, fcntl.LOCK_UN)

@@ -474,7 +474,7 @@ class EventFile:
                 if self._size > 0 and (
                     self._fsync_failed
                     or self._size + len(first) > self.max_file_size
-                    or (self._directory.rotates_by_time and self._directory.period_ended())
+                    or self._directory.period_ended()
                 ):
                     if rotated:
                         return index  # the rotation hooks run first

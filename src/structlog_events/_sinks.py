@@ -81,10 +81,7 @@ class _Done:
             return
         self.ok = ok
         self.done = True
-        try:
-            self._lock.release()  # wake the waiters (``wake``, inlined: it runs per line)
-        except RuntimeError as error:  # woken twice at once: the first counts
-            reraise_if_from_a_signal_handler(error)
+        self.wake()
 
     def wake(self) -> None:
         """Wake the waiters of a completion marked ``done`` (they also look every so often)."""
@@ -120,10 +117,7 @@ class _SyncLine(_Done):
     __slots__ = ("line",)
 
     def __init__(self, line: bytes) -> None:
-        self._lock = allocate_lock()  # as in ``_Done``, inlined: one per SYNC call
-        self._lock.acquire()
-        self.done = False
-        self.ok = False
+        super().__init__()
         self.line = line
 
 
@@ -377,14 +371,9 @@ class _Pipeline:
         from hanging on a thread stuck in a write.
         """
         while self._queue and self._state != _CLOSED:
-            if self._drain_lock._is_owned() or (self._draining and not wait):  # type: ignore[attr-defined]
-                return  # this thread's own drain (``_drain_is_mine``), or another's
-            with self._drain_lock:  # ``_holding_drain``, inlined: every SYNC call runs it
-                try:
-                    self._draining = True
-                    self._drain()
-                finally:
-                    self._draining = False
+            if self._drain_is_mine() or (self._draining and not wait):
+                return
+            self._holding_drain(self._drain)
 
     def _drain_is_mine(self) -> bool:
         """Whether this thread holds the drain (a signal handler interrupted it)."""
